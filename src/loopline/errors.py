@@ -20,7 +20,7 @@ error without them::
     ├── DataError               data cannot be read or does not fit (has problems)
     │   └── BatchRefusedError   a batch was refused as a whole by a contract
     ├── DatasetError            a dataset or version does not exist or cannot be written
-    ├── LineageError            a lineage node does not exist
+    ├── LineageError            a lineage node does not exist, or an event cannot be built
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -205,7 +205,7 @@ class DatasetError(LooplineError):
 
 
 class LineageError(LooplineError):
-    """A lineage node does not exist or is named wrongly."""
+    """A lineage node does not exist or is named wrongly, or an OpenLineage event is invalid."""
 
     code = "lineage-error"
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -30,6 +30,11 @@ class Project:
 
     spec: ProjectSpec
     path: Path
+    lines: dict[tuple[str | int, ...], int] = field(default_factory=dict, compare=False, repr=False)
+
+    def line_of(self, loc: tuple[str | int, ...]) -> int | None:
+        """The line in ``loopline.yaml`` of a key path (or of its nearest parent)."""
+        return LocatedYAML(None, self.lines).line_of(loc)
 
     @property
     def root(self) -> Path:
@@ -83,8 +88,9 @@ def load_project(path: Path | str = ".") -> Project:
             hint="Check that the file exists, is readable and is UTF-8 text.",
             source=str(file),
         ) from exc
-    spec = validate_model(ProjectSpec, read_yaml(text), source=str(file), what="project file")
-    return Project(spec=spec, path=file.resolve())
+    located = read_yaml(text)
+    spec = validate_model(ProjectSpec, located, source=str(file), what="project file")
+    return Project(spec=spec, path=file.resolve(), lines=located.lines)
 
 
 def validate_model(
@@ -107,7 +113,10 @@ def validate_model(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        for error in exc.errors(include_url=False):
+        errors = exc.errors(include_url=False)
+        for error in errors:
+            if error["type"] == "too_short" and _has_child_error(error, errors):
+                continue  # "no valid items left" only repeats the items' own errors
             problems.append(_problem(error, located, model))
         raise _error(problems, source, what) from None
 
@@ -145,6 +154,11 @@ def _problem(error: Any, located: LocatedYAML, model: type[BaseModel]) -> Proble
     value = error.get("input")
     shown = value if isinstance(value, str | int | float | bool) else None
     return Problem(loc=loc, code=code, msg=message, value=shown, line=line)
+
+
+def _has_child_error(error: Any, errors: list[Any]) -> bool:
+    loc = tuple(error["loc"])
+    return any(len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors)
 
 
 def _is_internal(part: Any) -> bool:

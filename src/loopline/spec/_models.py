@@ -25,6 +25,7 @@ from loopline.errors import ExpressionError
 from loopline.expressions import Compare, Literal as LiteralNode, Name, parse
 
 __all__ = [
+    "SUCCESS_METRICS",
     "Costs",
     "DataSpec",
     "Duration",

@@ -1,0 +1,94 @@
+"""The ``loopline`` command: the Typer app, global options, and error handling.
+
+Exit codes (also in docs/cli.md):
+
+| code | meaning                                                                   |
+|------|---------------------------------------------------------------------------|
+| 0    | success                                                                   |
+| 1    | the command ran and the answer is "no": problems found, batch refused     |
+| 2    | the command line itself is wrong (unknown option, missing argument)       |
+| 3    | bad input: project file, contract, data, expression, unknown name         |
+| 4    | the environment failed: database unreachable, storage not writable        |
+| 70   | an internal error in loopline (a bug: please report it, with --debug)     |
+| 130  | interrupted                                                               |
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from pathlib import Path
+from typing import Annotated
+
+import click
+import typer
+
+from loopline._workspace import Workspace, open_workspace
+from loopline.cli._output import Output, err_console
+from loopline.errors import LooplineError
+
+__all__ = ["app", "main", "workspace"]
+
+app = typer.Typer(
+    name="loopline",
+    help="loopline: the production loop for machine learning.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+_state: dict[str, Path | None] = {"project": None}
+
+
+@app.callback()
+def _root(
+    project: Annotated[
+        Path | None,
+        typer.Option("--project", "-p", help="Project folder (default: the current folder)."),
+    ] = None,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
+) -> None:
+    """loopline: data contracts, versioned datasets, gated models, serving, review and monitoring."""
+    _state["project"] = project
+
+
+def workspace() -> Workspace:
+    """The workspace of the project chosen with ``--project`` (or the current folder)."""
+    return open_workspace(_state["project"])
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI and return its exit code (the console script calls this)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    args = [arg for arg in args if arg != "--debug"]  # accepted anywhere on the line
+    output = Output(json="--json" in args)
+    try:
+        result = app(args=args, prog_name="loopline", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err_console.print("Aborted.")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except LooplineError as exc:
+        if debug:
+            traceback.print_exc()
+        output.error(exc)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        err_console.print("Interrupted.")
+        return 130
+    except Exception as exc:  # an unexpected error is a bug in loopline
+        if debug:
+            traceback.print_exc()
+        err_console.print(
+            f"[bold red]Internal error[/]: {type(exc).__name__}: {exc}\n"
+            "This is a bug in loopline. Run again with --debug and report the traceback."
+        )
+        return 70
+    return result if isinstance(result, int) else 0

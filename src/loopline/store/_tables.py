@@ -1,0 +1,199 @@
+"""The metadata store's tables (SQLAlchemy 2 declarative models).
+
+Conventions for every table: an integer surrogate primary key ``id``; a ``created_at`` time stamp
+in UTC; foreign keys declared (SQLite enforces them: ``PRAGMA foreign_keys=ON``); JSON columns for
+structured documents (reports, profiles, schemas) that are read whole. Rows that record history
+(audit events, versions, alias moves) are never updated or deleted.
+
+Schema changes go through Alembic migrations in ``loopline/store/migrations``; a test checks
+that the migrations produce exactly these models.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+__all__ = [
+    "AuditEvent",
+    "Base",
+    "Contract",
+    "Dataset",
+    "DatasetVersion",
+    "IngestBatch",
+    "LineageEdge",
+    "LineageNode",
+    "UseCase",
+    "utcnow",
+]
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A timestamp stored in UTC and always read back timezone-aware (SQLite drops the zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use an aware UTC datetime")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
+
+
+JSONDoc = JSON().with_variant(JSONB(), "postgresql")
+
+
+class Base(DeclarativeBase):
+    """Base of every table."""
+
+    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDoc, list[Any]: JSONDoc}
+
+
+class UseCase(Base):
+    """One prediction problem, as named in ``loopline.yaml``."""
+
+    __tablename__ = "use_cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    spec: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AuditEvent(Base):
+    """Who did what, when, to what and why. Append-only."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100), index=True)
+    target_type: Mapped[str] = mapped_column(String(50))
+    target: Mapped[str] = mapped_column(String(300), index=True)
+    use_case: Mapped[str | None] = mapped_column(String(63), index=True)
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class Contract(Base):
+    """A version of a data contract, stored whole so every dataset version names its contract."""
+
+    __tablename__ = "contracts"
+    __table_args__ = (UniqueConstraint("name", "sha256"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(50))
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dataset(Base):
+    """A named, versioned dataset."""
+
+    __tablename__ = "datasets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class DatasetVersion(Base):
+    """An immutable, numbered snapshot of a dataset."""
+
+    __tablename__ = "dataset_versions"
+    __table_args__ = (UniqueConstraint("dataset_id", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    version: Mapped[int]
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    table_version: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    schema_hash: Mapped[str] = mapped_column(String(64))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    report: Mapped[dict[str, Any]]
+    profile: Mapped[dict[str, Any]]
+    source: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IngestBatch(Base):
+    """One attempt to add data to a dataset: accepted, refused or a duplicate."""
+
+    __tablename__ = "ingest_batches"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("datasets.id"), index=True)
+    source_uri: Mapped[str] = mapped_column(Text)
+    source_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20))
+    rows_in: Mapped[int] = mapped_column(BigInteger)
+    rows_versioned: Mapped[int] = mapped_column(BigInteger)
+    rows_quarantined: Mapped[int] = mapped_column(BigInteger)
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
+    report: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LineageNode(Base):
+    """A thing in the lineage graph: a source file, a dataset version, a run, a model version…"""
+
+    __tablename__ = "lineage_nodes"
+    __table_args__ = (UniqueConstraint("kind", "key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    key: Mapped[str] = mapped_column(String(300))
+    label: Mapped[str] = mapped_column(String(300))
+    attrs: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class LineageEdge(Base):
+    """A directed edge: ``source`` was used to make ``target``."""
+
+    __tablename__ = "lineage_edges"
+    __table_args__ = (UniqueConstraint("source_id", "target_id", "relation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source_id: Mapped[int] = mapped_column(ForeignKey("lineage_nodes.id"), index=True)
+    target_id: Mapped[int] = mapped_column(ForeignKey("lineage_nodes.id"), index=True)
+    relation: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
