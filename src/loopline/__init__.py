@@ -1,11 +1,39 @@
 """loopline: the production loop for machine learning.
 
 ``import loopline`` gives the same operations as the ``loopline`` command line, for notebooks
-and pipelines. See README.md for a tour.
+and pipelines::
+
+    import loopline
+
+    result = loopline.ingest("applications.csv")          # through the project's contract
+    print(result.status, result.version, result.rows_quarantined)
+    frame = loopline.load("credit", version=1)             # time travel: exactly what was ingested
+    report = loopline.validate(frame, loopline.load_contract("contracts/credit.yaml"))
 """
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from loopline._api import ingest, load
+from loopline._version import __version__
+from loopline._workspace import Workspace, open_workspace
+from loopline.data import Contract, infer_contract, load_contract, validate
+from loopline.errors import LooplineError
+from loopline.settings import Settings, load_settings
+from loopline.spec import Project, load_project
 
-__all__ = ["__version__"]
+__all__ = [
+    "Contract",
+    "LooplineError",
+    "Project",
+    "Settings",
+    "Workspace",
+    "__version__",
+    "infer_contract",
+    "ingest",
+    "load",
+    "load_contract",
+    "load_project",
+    "load_settings",
+    "open_workspace",
+    "validate",
+]

@@ -69,7 +69,9 @@ def _check_contract(project: Project, result: CheckResult) -> None:
         return
     result.checked.append(relative)
     columns = set(contract.column_names)
-    wanted: list[tuple[tuple[str | int, ...], str]] = [(("objective", "target"), spec.objective.target)]
+    wanted: list[tuple[tuple[str | int, ...], str]] = [
+        (("objective", "target"), spec.objective.target)
+    ]
     if spec.training is not None:
         wanted += [(("training", "drop", i), c) for i, c in enumerate(spec.training.drop)]
         wanted += [(("training", "slices", i), c) for i, c in enumerate(spec.training.slices)]

@@ -49,5 +49,5 @@ class Workspace:
 
 
 def open_workspace(project_dir: Path | str | None = None) -> Workspace:
-    """Open the workspace of ``project_dir`` (default: ``LOOPLINE_PROJECT`` or the current folder)."""
+    """Open the workspace of ``project_dir`` (default: ``LOOPLINE_PROJECT`` or the cwd)."""
     return Workspace(load_settings(project_dir=project_dir))

@@ -3,18 +3,18 @@
 Everything else receives a :class:`Settings` object. Defaults give the embedded setup: SQLite and
 local files under ``<project>/.loopline``.
 
-| variable                     | meaning                                              | default                          |
-|------------------------------|------------------------------------------------------|----------------------------------|
-| ``LOOPLINE_PROJECT``         | the project folder (holds ``loopline.yaml``)         | the current folder               |
-| ``LOOPLINE_HOME``            | where local state lives                              | ``<project>/.loopline``          |
-| ``LOOPLINE_DATABASE_URL``    | SQLAlchemy URL of the metadata store                 | ``sqlite:///<home>/loopline.db`` |
-| ``LOOPLINE_OBJECT_STORE``    | fsspec URL of the object store (artifacts, files)    | ``<home>/objects``               |
-| ``LOOPLINE_DATA_URI``        | root of Delta Lake dataset tables                    | ``<home>/datasets``              |
-| ``LOOPLINE_OPENLINEAGE_URL`` | HTTP endpoint for OpenLineage events (optional)      | unset: JSON Lines file           |
-| ``LOOPLINE_OPENLINEAGE_FILE``| file the OpenLineage events are appended to          | ``<home>/openlineage.jsonl``     |
-| ``LOOPLINE_ACTOR``           | who is acting, for the audit trail                   | the OS user name                 |
-| ``LOOPLINE_AUTH``            | ``on`` or ``off`` (off only on loopback addresses)   | ``on``                           |
-| ``CI``                       | ``true`` makes ``loopline demo`` exit instead of serving | unset                        |
+- ``LOOPLINE_PROJECT``: the project folder (holds ``loopline.yaml``); default: current folder.
+- ``LOOPLINE_HOME``: where local state lives; default ``<project>/.loopline``.
+- ``LOOPLINE_DATABASE_URL``: SQLAlchemy URL of the metadata store;
+  default ``sqlite:///<home>/loopline.db``.
+- ``LOOPLINE_OBJECT_STORE``: fsspec URL of the object store; default ``<home>/objects``.
+- ``LOOPLINE_DATA_URI``: root of the Delta Lake dataset tables; default ``<home>/datasets``.
+- ``LOOPLINE_OPENLINEAGE_URL``: HTTP endpoint for OpenLineage events; default: unset (file).
+- ``LOOPLINE_OPENLINEAGE_FILE``: file events are appended to; default
+  ``<home>/openlineage.jsonl``.
+- ``LOOPLINE_ACTOR``: who is acting, for the audit trail; default: the OS user name.
+- ``LOOPLINE_AUTH``: ``on`` or ``off`` (off only on loopback addresses); default ``on``.
+- ``CI``: ``true`` makes ``loopline demo`` exit instead of serving.
 """
 
 from __future__ import annotations

@@ -53,7 +53,8 @@ def test_unknown_key_suggests_the_close_one(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as caught:
         load_project(_write(tmp_path, text))
     messages = [p.msg for p in caught.value.problems if p.path == "objective.costs.reviw"]
-    assert messages and "did you mean 'review'" in messages[0]
+    assert messages
+    assert "did you mean 'review'" in messages[0]
 
 
 def test_objective_is_required(tmp_path: Path) -> None:
@@ -64,7 +65,9 @@ def test_objective_is_required(tmp_path: Path) -> None:
 
 
 def test_classification_needs_error_costs(tmp_path: Path) -> None:
-    text = THREE_MISTAKES.replace("    false_positive: fifty\n", "").replace("  datset_typo: x\n", "")
+    text = THREE_MISTAKES.replace("    false_positive: fifty\n", "").replace(
+        "  datset_typo: x\n", ""
+    )
     text = text.replace("  - roc_auc >=\n", "  - roc_auc >= 0.7\n")
     with pytest.raises(ProjectError) as caught:
         load_project(_write(tmp_path, text))
@@ -76,7 +79,8 @@ def test_yaml_syntax_error_names_the_line(tmp_path: Path) -> None:
         load_project(_write(tmp_path, "name: x\nobjective: [unclosed\n"))
     problem = caught.value.problems[0]
     assert problem.code == "yaml-syntax"
-    assert problem.line is not None and problem.line >= 2
+    assert problem.line is not None
+    assert problem.line >= 2
 
 
 def test_duplicate_key_is_a_problem(tmp_path: Path) -> None:
@@ -94,14 +98,15 @@ def test_empty_file_is_refused(tmp_path: Path) -> None:
 def test_missing_project_file_says_what_to_do(tmp_path: Path) -> None:
     with pytest.raises(ProjectError) as caught:
         load_project(tmp_path)
-    assert caught.value.hint is not None and "loopline init" in caught.value.hint
+    assert caught.value.hint is not None
+    assert "loopline init" in caught.value.hint
 
 
 def test_bundled_example_loads() -> None:
     project = load_project(EXAMPLE)
     assert project.spec.objective.task is Task.binary_classification
     assert project.spec.objective.costs.false_negative == 500
-    assert [m.metric for m in project.spec.objective.success][0] == "automation_rate"
+    assert next(m.metric for m in project.spec.objective.success) == "automation_rate"
     assert project.spec.monitoring.every == 3600
 
 

@@ -47,7 +47,8 @@ def test_tampered_object_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "key", ["../outside", "/etc/passwd", "a/../../b", "a//b", "a\\b", "", "~/x", "s3://b/k", "a/./../b"]
+    "key",
+    ["../outside", "/etc/passwd", "a/../../b", "a//b", "a\\b", "", "~/x", "s3://b/k", "a/./../b"],
 )
 def test_escaping_keys_are_refused(tmp_path: Path, key: str) -> None:
     objects = ObjectStore(str(tmp_path / "objects"))

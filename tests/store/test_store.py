@@ -35,11 +35,17 @@ def test_second_open_is_a_no_op(database_url: str) -> None:
 
 
 def test_interrupted_transaction_leaves_nothing(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.transaction() as session:
-        session.add(Dataset(name="half", created_by="me"))
-        session.flush()
-        record_audit(session, actor="me", action="dataset.create", target_type="dataset", target="half")
-        raise RuntimeError("crash half-way")
+    def write_then_crash() -> None:
+        with store.transaction() as session:
+            session.add(Dataset(name="half", created_by="me"))
+            session.flush()
+            record_audit(
+                session, actor="me", action="dataset.create", target_type="dataset", target="half"
+            )
+            raise RuntimeError("crash half-way")
+
+    with pytest.raises(RuntimeError):
+        write_then_crash()
     with store.transaction() as session:
         assert session.scalar(select(func.count()).select_from(Dataset)) == 0
         assert session.scalar(select(func.count()).select_from(AuditEvent)) == 0
@@ -59,8 +65,13 @@ def test_committed_transaction_is_visible_to_a_new_connection(database_url: str)
 def test_audit_event_records_who_what_why(store: Store) -> None:
     with store.transaction() as session:
         record_audit(
-            session, actor="ana", action="model.promote", target_type="model_version",
-            target="credit@3", before={"state": "challenger"}, after={"state": "champion"},
+            session,
+            actor="ana",
+            action="model.promote",
+            target_type="model_version",
+            target="credit@3",
+            before={"state": "challenger"},
+            after={"state": "champion"},
             reason="won the A/B test",
         )
     with store.transaction() as session:
@@ -80,7 +91,11 @@ def test_audit_trail_is_append_only_in_the_database(store: Store) -> None:
 
 def test_audit_filters(store: Store) -> None:
     with store.transaction() as session:
-        for actor, action in [("a", "dataset.ingest"), ("b", "dataset.ingest"), ("a", "model.promote")]:
+        for actor, action in [
+            ("a", "dataset.ingest"),
+            ("b", "dataset.ingest"),
+            ("a", "model.promote"),
+        ]:
             record_audit(session, actor=actor, action=action, target_type="t", target="x")
     with store.transaction() as session:
         assert len(list_audit(session, actor="a")) == 2
@@ -92,7 +107,8 @@ def test_unreachable_database_is_a_clear_store_error() -> None:
     with pytest.raises(StoreError) as caught:
         open_store("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=2")
     assert "Cannot reach the metadata store" in caught.value.message
-    assert caught.value.hint is not None and "LOOPLINE_DATABASE_URL" in caught.value.hint
+    assert caught.value.hint is not None
+    assert "LOOPLINE_DATABASE_URL" in caught.value.hint
 
 
 def test_password_is_redacted_in_errors() -> None:

@@ -15,12 +15,12 @@ Exit codes (also in docs/cli.md):
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
-import click
 import typer
 
 from loopline._workspace import Workspace, open_workspace
@@ -42,6 +42,26 @@ app = typer.Typer(
 _state: dict[str, Path | None] = {"project": None}
 
 
+def _exception_modules() -> list[Any]:
+    """Click's exception modules: typer >= 0.25 vendors click, older typer uses click itself."""
+    modules: list[Any] = []
+    for name in ("typer._click.exceptions", "click.exceptions"):
+        try:
+            modules.append(importlib.import_module(name))
+        except ImportError:
+            continue
+    return modules
+
+
+_MODULES = _exception_modules()
+_EXIT: tuple[type[BaseException], ...] = tuple(m.Exit for m in _MODULES if hasattr(m, "Exit"))
+_ABORT: tuple[type[BaseException], ...] = (
+    typer.Abort,
+    *(m.Abort for m in _MODULES if hasattr(m, "Abort")),
+)
+_USAGE: tuple[type[BaseException], ...] = tuple(m.ClickException for m in _MODULES)
+
+
 @app.callback()
 def _root(
     project: Annotated[
@@ -50,7 +70,7 @@ def _root(
     ] = None,
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks on errors.")] = False,
 ) -> None:
-    """loopline: data contracts, versioned datasets, gated models, serving, review and monitoring."""
+    """loopline: contracts, versioned datasets, gated models, serving, review and monitoring."""
     _state["project"] = project
 
 
@@ -67,14 +87,16 @@ def main(argv: list[str] | None = None) -> int:
     output = Output(json="--json" in args)
     try:
         result = app(args=args, prog_name="loopline", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        return exc.exit_code
-    except click.exceptions.Abort:
+    except typer.Exit as exc:
+        return int(exc.exit_code)
+    except _EXIT as exc:
+        return int(getattr(exc, "exit_code", 0))
+    except _ABORT:
         err_console.print("Aborted.")
         return 130
-    except click.ClickException as exc:
-        exc.show()
-        return exc.exit_code
+    except _USAGE as exc:
+        exc.show()  # type: ignore[attr-defined]
+        return int(getattr(exc, "exit_code", 2))
     except LooplineError as exc:
         if debug:
             traceback.print_exc()

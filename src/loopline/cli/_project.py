@@ -69,9 +69,7 @@ def check(json_output: Json = False) -> None:
         "project": str(ws.settings.project_dir),
         "ok": result.ok,
         "checked": result.checked,
-        "problems": [
-            {"file": file, **problem.to_dict()} for file, problem in result.problems
-        ],
+        "problems": [{"file": file, **problem.to_dict()} for file, problem in result.problems],
     }
 
     def render() -> None:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import polars as pl
 
-from loopline.data._contract import Contract, LogicalType
+from loopline.data._check_model import LogicalType
+from loopline.data._contract import Contract
 from loopline.errors import Problem
 
 __all__ = ["DTYPE_OF", "accepts", "check_schema", "empty_frame"]

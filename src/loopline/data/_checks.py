@@ -17,14 +17,17 @@ import datetime as dt
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
 import polars as pl
 
+from loopline.data._check_model import Check, LogicalType
 from loopline.data._check_rules import compile_rule
-from loopline.data._contract import Check, LogicalType
 from loopline.expressions import parse
 
-__all__ = ["failing_mask", "temporal_value"]
+__all__ = ["failing_mask", "repeats", "temporal_value"]
 
+#: Up to this many allowed strings are checked with equality comparisons rather than hashing.
+_EQUALITY_LIMIT = 16
 _MaskBuilder = Callable[[Check, Mapping[str, pl.DataType]], pl.Expr]
 
 
@@ -83,10 +86,37 @@ def _missing(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
 
 
 def _duplicate(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
-    if len(check.columns) == 1:
-        column = _column(check)
-        return column.is_not_null() & column.is_first_distinct().not_()
-    return pl.struct(list(check.columns)).is_first_distinct().not_()
+    if len(check.columns) > 1:
+        return pl.struct(list(check.columns)).is_first_distinct().not_()
+    column = _column(check)
+    dtype = schema.get(check.columns[0])
+    if dtype is not None and dtype.is_integer():
+        return column.map_batches(repeats, return_dtype=pl.Boolean())
+    return column.is_not_null() & column.is_first_distinct().not_()
+
+
+def repeats(values: pl.Series) -> pl.Series:
+    """True on each non-null value that already occurred earlier in ``values``.
+
+    Integer keys without nulls whose range is at most four times their count (ids, mostly)
+    take a counting path: ``bincount`` finds the repeated values in linear time and only their
+    rows are ranked, several times faster than hashing every value. Other columns use
+    ``is_first_distinct``.
+    """
+    count = values.len()
+    if count and values.null_count() == 0 and values.dtype.is_integer():
+        low, high = int(values.min()), int(values.max())  # type: ignore[arg-type]
+        if high - low < 4 * count:
+            data = values.to_numpy()
+            offsets = (data - data.dtype.type(low)).astype(np.int64, copy=False)
+            repeated = np.flatnonzero(np.bincount(offsets, minlength=high - low + 1)[offsets] > 1)
+            failing = np.zeros(count, dtype=bool)
+            if repeated.size:
+                _, first = np.unique(data[repeated], return_index=True)
+                failing[repeated] = True
+                failing[repeated[first]] = False
+            return pl.Series(values.name, failing)
+    return values.is_not_null() & values.is_first_distinct().not_()
 
 
 def _range(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
@@ -108,7 +138,11 @@ def _range(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
 def _literal(value: Any, dtype: pl.DataType) -> pl.Expr:
     if isinstance(value, str) and dtype.is_temporal():
         kind: LogicalType = (
-            "date" if isinstance(dtype, pl.Date) else "time" if isinstance(dtype, pl.Time) else "timestamp"
+            "date"
+            if isinstance(dtype, pl.Date)
+            else "time"
+            if isinstance(dtype, pl.Time)
+            else "timestamp"
         )
         return pl.lit(temporal_value(kind, value), dtype=dtype)
     return pl.lit(value)
@@ -139,8 +173,16 @@ def _multiple_of(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
 
 
 def _allowed(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:
-    column = _text(check, schema) if _is_text(check, schema) else _column(check)
-    return column.is_in(list(check.params["values"])).not_().fill_null(False)
+    values = list(check.params["values"])
+    if isinstance(schema.get(check.columns[0]), pl.String) and len(values) <= _EQUALITY_LIMIT:
+        # Hashing every string (is_in) is several times slower than a few vectorised equality
+        # comparisons when the set is small.
+        column = _column(check)
+        allowed = pl.any_horizontal([column == value for value in values])
+    else:
+        column = _text(check, schema) if _is_text(check, schema) else _column(check)
+        allowed = column.is_in(values)
+    return allowed.not_().fill_null(False)
 
 
 def _rule(check: Check, schema: Mapping[str, pl.DataType]) -> pl.Expr:

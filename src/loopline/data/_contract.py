@@ -1,19 +1,16 @@
-"""The typed model of a data contract: columns, checks, severities and bounds.
+"""The typed model of a data contract, and its ODCS v3.1.0 form.
 
 A :class:`Contract` is what an Open Data Contract Standard (ODCS) v3.1.0 document means to
-loopline: one table of typed :class:`Column` objects plus a flat list of :class:`Check` objects,
-each with a stable name (``EDUCATION.allowed_values``, ``row.duplicate(a,b)``), a kind, the
-columns it reads, a severity and its parameters. Checks implied by a column's own fields (its
-type, ``required``, ``unique``, ``logicalTypeOptions``) are derived from the column; checks from
-ODCS ``quality`` items are stored in :attr:`Contract.quality`. :attr:`Contract.checks` joins both.
+loopline: one table of typed :class:`Column` objects plus a flat list of
+:class:`~loopline.data.Check` objects. Checks implied by a column's own fields (its type,
+``required``, ``unique``, ``logicalTypeOptions``) are derived from the column; checks from ODCS
+``quality`` items are stored in :attr:`Contract.quality`; :attr:`Contract.checks` joins both.
 
-Severities:
-
-* ``warn``: a failure is recorded in the report only.
-* ``error`` (the default): failing rows are quarantined; a failing batch-level check (row count,
-  freshness, distribution, a tolerance on a count) refuses the batch, as it has no rows to
-  quarantine.
-* ``reject``: any failure refuses the whole batch.
+``parse_contract(dump_contract(contract)) == contract`` for every contract loopline can read:
+what loopline does not interpret (other ODCS fields, other custom properties) is kept in the
+``metadata`` of the contract and its columns and written back unchanged. Quality items of
+``type: text`` and the descriptive fields of quality items other than ``name``, ``description``,
+``severity`` and ``unit`` are not kept.
 """
 
 from __future__ import annotations
@@ -22,171 +19,16 @@ import math
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any
 
+import yaml
+
+from loopline.data._check_model import Check, CheckKind, LogicalType, Severity, default_name
 from loopline.errors import ContractError
 
-__all__ = [
-    "CHECK_KINDS",
-    "LOGICAL_TYPES",
-    "OPERATORS",
-    "SEVERITIES",
-    "Bound",
-    "Check",
-    "CheckKind",
-    "Column",
-    "Contract",
-    "LogicalType",
-    "Severity",
-]
+__all__ = ["Column", "Contract", "contract_to_odcs", "dump_contract"]
 
-Severity = Literal["warn", "error", "reject"]
-LogicalType = Literal["string", "integer", "number", "boolean", "date", "timestamp", "time"]
-CheckKind = Literal[
-    "type",
-    "not_null",
-    "unique",
-    "range",
-    "length",
-    "pattern",
-    "multiple_of",
-    "allowed_values",
-    "null_values",
-    "missing_values",
-    "duplicates",
-    "row_count",
-    "rule",
-    "freshness",
-    "distribution",
-]
-
-#: Every severity, mildest first.
-SEVERITIES: tuple[Severity, ...] = get_args(Severity)
-#: The ODCS logical types loopline checks.
-LOGICAL_TYPES: tuple[LogicalType, ...] = get_args(LogicalType)
-#: Every check kind.
-CHECK_KINDS: tuple[CheckKind, ...] = get_args(CheckKind)
-#: The ODCS comparison operators of a quality item, as ``{key: symbol}``.
-OPERATORS: dict[str, str] = {
-    "mustBe": "==",
-    "mustNotBe": "!=",
-    "mustBeGreaterThan": ">",
-    "mustBeGreaterOrEqualTo": ">=",
-    "mustBeLessThan": "<",
-    "mustBeLessOrEqualTo": "<=",
-    "mustBeBetween": "between",
-    "mustNotBeBetween": "not between",
-}
-
-#: Kinds whose failures are individual rows (each has a failing-row mask).
-ROW_KINDS: frozenset[str] = frozenset(
-    {
-        "not_null",
-        "unique",
-        "range",
-        "length",
-        "pattern",
-        "multiple_of",
-        "allowed_values",
-        "null_values",
-        "missing_values",
-        "duplicates",
-        "rule",
-    }
-)
-#: Kinds derived from a column's own ODCS fields rather than from ``quality`` items.
-COLUMN_KINDS: frozenset[str] = frozenset(
-    {"type", "not_null", "unique", "range", "length", "pattern", "multiple_of"}
-)
 _RANGE_KEYS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
-
-
-@dataclass(frozen=True, kw_only=True)
-class Bound:
-    """An ODCS comparison a measured value must satisfy, e.g. ``mustBeBetween: [1, 10]``.
-
-    Attributes:
-        operator: The ODCS key, one of :data:`OPERATORS`.
-        value: The number (or pair of numbers for the ``between`` operators) to compare with.
-        unit: ``rows`` to compare a count, ``percent`` to compare a share of the batch (0-100).
-    """
-
-    operator: str
-    value: Any
-    unit: Literal["rows", "percent"] = "rows"
-
-    @property
-    def zero_only(self) -> bool:
-        """Whether only zero satisfies the bound (``mustBe: 0``): each failing row counts."""
-        return self.operator == "mustBe" and self.value == 0
-
-    def allows(self, observed: float) -> bool:
-        """Whether ``observed`` satisfies the bound."""
-        value = self.value
-        if self.operator in ("mustBeBetween", "mustNotBeBetween"):
-            inside = bool(value[0] <= observed <= value[1])
-            return inside if self.operator == "mustBeBetween" else not inside
-        compare = {
-            "mustBe": observed == value,
-            "mustNotBe": observed != value,
-            "mustBeGreaterThan": observed > value,
-            "mustBeGreaterOrEqualTo": observed >= value,
-            "mustBeLessThan": observed < value,
-            "mustBeLessOrEqualTo": observed <= value,
-        }
-        return bool(compare[self.operator])
-
-    def describe(self) -> str:
-        """The bound as short text for reports, e.g. ``between 1 and 10``."""
-        symbol = OPERATORS[self.operator]
-        suffix = "%" if self.unit == "percent" else ""
-        if self.operator in ("mustBeBetween", "mustNotBeBetween"):
-            return f"{symbol} {self.value[0]}{suffix} and {self.value[1]}{suffix}"
-        return f"{symbol} {self.value}{suffix}"
-
-
-@dataclass(frozen=True, kw_only=True)
-class Check:
-    """One named check of a contract.
-
-    Attributes:
-        name: Stable and unique within the contract, e.g. ``EDUCATION.allowed_values``; it is
-            what quarantined rows list in ``_failed_checks``.
-        kind: What is checked, one of :data:`CHECK_KINDS`.
-        columns: The columns the check reads (empty for ``row_count``).
-        severity: ``warn``, ``error`` or ``reject`` (see the module docstring).
-        params: Kind-specific parameters, e.g. ``{"values": [1, 2, 3]}``.
-        bound: For checks from ODCS quality metrics: the comparison the failing count (or the
-            measured value) must satisfy; ``None`` means no row may fail.
-        description: Free text from the contract.
-    """
-
-    name: str
-    kind: CheckKind
-    columns: tuple[str, ...] = ()
-    severity: Severity = "error"
-    params: Mapping[str, Any] = field(default_factory=dict)
-    bound: Bound | None = None
-    description: str | None = None
-
-    @property
-    def column(self) -> str | None:
-        """The single column the check reads, or ``None`` for table-level checks."""
-        return self.columns[0] if len(self.columns) == 1 else None
-
-    @property
-    def row_level(self) -> bool:
-        """Whether each failing row is a failure on its own (and may be quarantined).
-
-        Row-level kinds with a tolerance bound (``mustBeLessThan: 10`` invalid values) are
-        judged on their count instead, as a batch-level check.
-        """
-        return self.kind in ROW_KINDS and (self.bound is None or self.bound.zero_only)
-
-    @property
-    def has_row_mask(self) -> bool:
-        """Whether the check is measured by a failing-row mask (row-level or a count)."""
-        return self.kind in ROW_KINDS
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -247,7 +89,9 @@ class Column:
         bounds = {key: self.options[key] for key in _RANGE_KEYS if key in self.options}
         if bounds:
             add("range", bounds)
-        lengths = {key: self.options[key] for key in ("minLength", "maxLength") if key in self.options}
+        lengths = {
+            key: self.options[key] for key in ("minLength", "maxLength") if key in self.options
+        }
         if lengths:
             add("length", lengths)
         if "pattern" in self.options:
@@ -277,6 +121,8 @@ class Contract:
             error-severity checks; ``None`` for no limit.
         allow_extra_columns: Whether columns the contract does not name are accepted.
         metadata: Other top-level ODCS fields, kept so that a contract round-trips.
+        table_metadata: Other fields of the ODCS schema object (``physicalType``,
+            ``description`` ...), kept likewise.
         checks: Every check, column-derived first, then quality items (computed).
     """
 
@@ -290,6 +136,7 @@ class Contract:
     max_bad_row_fraction: float | None = None
     allow_extra_columns: bool = True
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    table_metadata: Mapping[str, Any] = field(default_factory=dict)
     checks: tuple[Check, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -309,6 +156,8 @@ class Contract:
                 hint="Use e.g. 0.1 to refuse batches where more than 10% of rows are bad.",
             )
         object.__setattr__(self, "checks", tuple(checks))
+        object.__setattr__(self, "id", self.id or self.name)
+        object.__setattr__(self, "table", self.table or self.name)
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -336,3 +185,151 @@ class Contract:
             if check.name == name:
                 return check
         raise KeyError(name)
+
+
+_API_VERSION = "v3.1.0"
+_TABLE_KINDS = ("row_count", "rule")
+
+
+def contract_to_odcs(contract: Contract) -> dict[str, Any]:
+    """The contract as an ODCS v3.1.0 document (plain, JSON-ready data)."""
+    properties = [_property(column) for column in contract.columns]
+    by_name = {prop["name"]: prop for prop in properties}
+    table_quality: list[dict[str, Any]] = []
+    for check in contract.quality:
+        item = _quality_item(check)
+        column = _home_column(check)
+        if column is not None and column in by_name:
+            if check.kind in ("freshness", "distribution"):
+                item["implementation"][check.kind].pop("column", None)
+            by_name[column].setdefault("quality", []).append(item)
+        else:
+            table_quality.append(item)
+    table: dict[str, Any] = {"name": contract.table or contract.name}
+    table.update(contract.table_metadata)
+    table["properties"] = properties
+    if table_quality:
+        table["quality"] = table_quality
+    document: dict[str, Any] = {
+        "apiVersion": _API_VERSION,
+        "kind": "DataContract",
+        "id": contract.id or contract.name,
+        "name": contract.name,
+        "version": contract.version,
+        "status": contract.status,
+    }
+    metadata = dict(contract.metadata)
+    extra_settings = list(metadata.pop("customProperties", []))
+    document.update(metadata)
+    document["schema"] = [table]
+    settings: list[Any] = []
+    if contract.max_bad_row_fraction is not None:
+        settings.append({"property": "maxBadRowFraction", "value": contract.max_bad_row_fraction})
+    if not contract.allow_extra_columns:
+        settings.append({"property": "allowExtraColumns", "value": False})
+    if settings or extra_settings:
+        document["customProperties"] = settings + extra_settings
+    return document
+
+
+def dump_contract(contract: Contract) -> str:
+    """The contract as ODCS v3.1.0 YAML text, readable by :func:`parse_contract`."""
+    return yaml.dump(
+        contract_to_odcs(contract),
+        Dumper=_Dumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
+    )
+
+
+def _property(column: Column) -> dict[str, Any]:
+    prop: dict[str, Any] = {"name": column.name, "logicalType": column.logical_type}
+    if column.description is not None:
+        prop["description"] = column.description
+    if column.required:
+        prop["required"] = True
+    if column.unique:
+        prop["unique"] = True
+    if column.primary_key:
+        prop["primaryKey"] = True
+    if column.options:
+        prop["logicalTypeOptions"] = dict(column.options)
+    metadata = dict(column.metadata)
+    custom = list(metadata.pop("customProperties", []))
+    if column.severity != "error":
+        custom.insert(0, {"property": "severity", "value": column.severity})
+    if custom:
+        prop["customProperties"] = custom
+    prop.update(metadata)
+    return prop
+
+
+def _home_column(check: Check) -> str | None:
+    if check.kind in _TABLE_KINDS:
+        return None
+    if check.kind == "duplicates" and check.params:
+        return None
+    return check.column
+
+
+def _quality_item(check: Check) -> dict[str, Any]:
+    item: dict[str, Any] = {}
+    if check.name != default_name(check.kind, check.columns, check.params):
+        item["name"] = check.name
+    if check.description is not None:
+        item["description"] = check.description
+    params = dict(check.params)
+    if check.kind in ("rule", "freshness", "distribution"):
+        item.update(type="custom", engine="loopline")
+        if check.kind == "rule":
+            item["implementation"] = {"rule": params["rule"]}
+        else:
+            item["implementation"] = {check.kind: params}
+    else:
+        item["metric"] = _METRICS[check.kind]
+        arguments = _arguments(check.kind, params)
+        if arguments:
+            item["arguments"] = arguments
+    if check.bound is not None:
+        item[check.bound.operator] = check.bound.value
+        if check.bound.unit != "rows":
+            item["unit"] = check.bound.unit
+    elif "metric" in item:
+        item["mustBe"] = 0
+    if check.severity != "error":
+        item["severity"] = check.severity
+    return item
+
+
+_METRICS = {
+    "null_values": "nullValues",
+    "missing_values": "missingValues",
+    "allowed_values": "invalidValues",
+    "duplicates": "duplicateValues",
+    "row_count": "rowCount",
+}
+
+
+def _arguments(kind: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    if kind == "allowed_values":
+        return {"validValues": list(params["values"])}
+    if kind == "missing_values":
+        return {"missingValues": list(params["values"])}
+    if kind == "duplicates":
+        return {key: list(value) for key, value in params.items()}
+    return {}
+
+
+class _Dumper(yaml.SafeDumper):
+    """Writes short lists of plain values on one line: ``validValues: [1, 2, 3]``."""
+
+
+def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
+    flow = len(data) <= 30 and all(
+        isinstance(item, str | int | float | bool) or item is None for item in data
+    )
+    return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flow)
+
+
+_Dumper.add_representer(list, _represent_list)

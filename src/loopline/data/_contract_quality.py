@@ -21,14 +21,15 @@ from typing import Any
 
 import polars as pl
 
+from loopline.data._check_model import OPERATORS, ROW_KINDS, Bound, Check, CheckKind, default_name
 from loopline.data._check_rules import compile_rule, rule_columns
 from loopline.data._check_schema import DTYPE_OF
-from loopline.data._contract import OPERATORS, Bound, Check, CheckKind, Column
+from loopline.data._contract import Column
 from loopline.data._contract_reader import Loc, Reader, parse_duration, suggest
 from loopline.errors import ExpressionError
 from loopline.expressions import parse
 
-__all__ = ["default_name", "parse_quality"]
+__all__ = ["parse_quality"]
 
 _METRICS: dict[str, CheckKind] = {
     "nullValues": "null_values",
@@ -52,20 +53,6 @@ _VALUE_TYPES: dict[str, tuple[type, ...]] = {
     "number": (int, float),
     "boolean": (bool,),
 }
-
-
-def default_name(kind: CheckKind, columns: tuple[str, ...], params: Mapping[str, Any]) -> str:
-    """The stable name a quality check gets when its item has no ``name``."""
-    if kind == "row_count":
-        return "row_count"
-    if kind == "rule":
-        return f"rule({params['rule']})"
-    if kind == "duplicates" and "exceptProperties" in params:
-        return f"row.duplicate(* except {','.join(params['exceptProperties'])})"
-    if kind == "duplicates" and "properties" in params:
-        return f"row.duplicate({','.join(columns)})"
-    suffix = {"duplicates": "duplicate_values", "allowed_values": "allowed_values"}.get(kind, kind)
-    return f"{columns[0]}.{suffix}"
 
 
 def parse_quality(
@@ -112,6 +99,8 @@ def parse_quality(
     if parsed is None:
         return None
     kind, names, params = parsed
+    if bound is not None and bound.zero_only and kind in ROW_KINDS:
+        bound = None  # "no row may fail" is what a row-level check means without a bound
     name = item.get("name") if isinstance(item.get("name"), str) else None
     description = item.get("description") if isinstance(item.get("description"), str) else None
     return Check(
@@ -129,7 +118,11 @@ _Parsed = tuple[CheckKind, tuple[str, ...], dict[str, Any]] | None
 
 
 def _library(
-    reader: Reader, item: dict[str, Any], loc: Loc, column: Column | None, columns: Mapping[str, Column]
+    reader: Reader,
+    item: dict[str, Any],
+    loc: Loc,
+    column: Column | None,
+    columns: Mapping[str, Column],
 ) -> _Parsed:
     metric = item.get("metric")
     if metric not in _METRICS:
@@ -201,14 +194,17 @@ def _check_value_types(reader: Reader, values: list[Any], column: Column, loc: L
             reader.add(
                 (*loc, index),
                 "wrong-type",
-                f"{value!r} is not a {column.logical_type} value for column "
-                f"{column.name!r}{quote}",
+                f"{value!r} is not a {column.logical_type} value for column {column.name!r}{quote}",
                 value,
             )
 
 
 def _custom(
-    reader: Reader, item: dict[str, Any], loc: Loc, column: Column | None, columns: Mapping[str, Column]
+    reader: Reader,
+    item: dict[str, Any],
+    loc: Loc,
+    column: Column | None,
+    columns: Mapping[str, Column],
 ) -> _Parsed:
     engine = item.get("engine")
     if engine != "loopline":
@@ -249,7 +245,12 @@ def _rule(reader: Reader, text: Any, loc: Loc, columns: Mapping[str, Column]) ->
         return None
     unknown = [name for name in names if name not in columns]
     for name in unknown:
-        reader.add(loc, "unknown-column", f"the rule names unknown column {name!r}{suggest(name, columns)}", name)
+        reader.add(
+            loc,
+            "unknown-column",
+            f"the rule names unknown column {name!r}{suggest(name, columns)}",
+            name,
+        )
     if unknown:
         return None
     empty = pl.DataFrame(schema={n: DTYPE_OF[columns[n].logical_type] for n in names})
@@ -276,7 +277,7 @@ def _column_metric(
     bounds = ("max_age",) if key == "freshness" else _DISTRIBUTION_BOUNDS
     reader.unknown_keys(value, ("column", *bounds), loc)
     name = value.get("column", column.name if column is not None else None)
-    if name not in columns:
+    if not isinstance(name, str) or name not in columns:
         msg = f"{key} needs a known column, got {name!r}{suggest(str(name), columns)}"
         reader.add((*loc, "column"), "unknown-column", msg, name)
         return None
@@ -293,11 +294,15 @@ def _column_metric(
         return "freshness", (name,), {"column": name, "max_age": value["max_age"]}
     present = [bound for bound in _DISTRIBUTION_BOUNDS if bound in value]
     if len(present) != 1:
-        reader.add(loc, "missing-key", f"distribution needs one of {', '.join(_DISTRIBUTION_BOUNDS)}")
+        reader.add(
+            loc, "missing-key", f"distribution needs one of {', '.join(_DISTRIBUTION_BOUNDS)}"
+        )
         return None
     limit = value[present[0]]
     if isinstance(limit, bool) or not isinstance(limit, int | float) or limit < 0:
-        reader.add((*loc, present[0]), "invalid-value", f"{present[0]} must be a number >= 0", limit)
+        reader.add(
+            (*loc, present[0]), "invalid-value", f"{present[0]} must be a number >= 0", limit
+        )
         return None
     if present[0] == "max_mean_shift_sd" and logical not in ("integer", "number"):
         msg = f"a mean shift needs a numeric column; {name!r} is {logical}"

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from loopline.data._contract import SEVERITIES, Severity
+from loopline.data._check_model import SEVERITIES, Severity
 from loopline.errors import Problem
 from loopline.spec import LocatedYAML
 

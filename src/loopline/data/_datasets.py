@@ -133,9 +133,7 @@ def get_version(session: Session, ref: DatasetRef) -> DatasetVersion:
             )
         )
     if version is None:
-        count = session.scalar(
-            select(func.count()).where(DatasetVersion.dataset_id == record.id)
-        )
+        count = session.scalar(select(func.count()).where(DatasetVersion.dataset_id == record.id))
         raise DatasetError(
             f"Dataset {ref.name!r} has no version {ref.version or ''}".rstrip() + ".",
             hint=f"It has {count} version(s); list them with `loopline datasets show {ref.name}`.",

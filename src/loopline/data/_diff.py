@@ -40,7 +40,8 @@ def diff_versions(ws: Workspace, left: DatasetRef | str, right: DatasetRef | str
         va, vb = get_version(session, a), get_version(session, b)
         a = DatasetRef(a.name, va.version)
         b = DatasetRef(b.name, vb.version)
-        body = session.get(ContractRecord, vb.contract_id).body if vb.contract_id else None
+        stored = session.get(ContractRecord, vb.contract_id) if vb.contract_id else None
+        body = stored.body if stored is not None else None
         profiles = (va.profile, vb.profile)
         columns = (va.columns, vb.columns)
     fa, fb = load_version(ws, a), load_version(ws, b)
@@ -108,7 +109,10 @@ def _distribution_diff(left: dict[str, Any], right: dict[str, Any]) -> list[dict
             share_a = _shares(a["top"], a.get("count") or 1)
             share_b = _shares(b["top"], b.get("count") or 1)
             entry["max_share_change"] = max(
-                (abs(share_b.get(k, 0.0) - share_a.get(k, 0.0)) for k in set(share_a) | set(share_b)),
+                (
+                    abs(share_b.get(k, 0.0) - share_a.get(k, 0.0))
+                    for k in set(share_a) | set(share_b)
+                ),
                 default=0.0,
             )
         out.append(entry)

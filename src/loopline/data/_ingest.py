@@ -91,11 +91,12 @@ def ingest_path(
     say(f"reading {Path(path).name}")
     source, frame = read_source(path, delimiter=delimiter)
     if not force:
-        duplicate = _duplicate_of(ws, dataset, source.sha256, frame.height)
+        duplicate = _duplicate_of(ws, dataset, source.sha256, frame.height, mode)
         if duplicate is not None:
             return duplicate
-    return ingest_frame(ws, frame, dataset=dataset, contract=contract, mode=mode, source=source,
-                        progress=progress)
+    return ingest_frame(
+        ws, frame, dataset=dataset, contract=contract, mode=mode, source=source, progress=progress
+    )
 
 
 def ingest_frame(
@@ -112,6 +113,8 @@ def ingest_frame(
     if mode not in ("append", "overwrite"):
         raise DataError(f"Unknown ingest mode {mode!r}.", hint="Use append or overwrite.")
     say = progress or (lambda _step: None)
+    # columns loopline added (e.g. in an exported quarantine file) are not data
+    frame = frame.drop([name for name in frame.columns if name.startswith("_loopline")])
     uid = str(uuid.uuid4())
     lineage = IngestLineage(ws.settings, dataset=dataset, batch_uid=uid, source=source)
     lineage.start(frame)
@@ -144,9 +147,17 @@ def _store(
         record = dataset_record(session, dataset, ws.actor)
         parent = latest_version(session, record.id)
         batch = IngestBatch(
-            uid=uid, dataset_id=record.id, source_uri=source_uri, source_sha256=source_sha,
-            mode=mode, status="running", rows_in=frame.height, rows_versioned=0,
-            rows_quarantined=0, report={}, created_by=ws.actor,
+            uid=uid,
+            dataset_id=record.id,
+            source_uri=source_uri,
+            source_sha256=source_sha,
+            mode=mode,
+            status="running",
+            rows_in=frame.height,
+            rows_versioned=0,
+            rows_quarantined=0,
+            report={},
+            created_by=ws.actor,
         )
         session.add(batch)
         session.flush()
@@ -157,26 +168,40 @@ def _store(
     q_uri = table_uri(ws.settings.data_uri, dataset, quarantine=True)
     if result.refused:
         say("quarantining the refused batch")
-        reason = "batch.refused: " + "; ".join(result.refusal_reasons)
+        refusing = [c.name for c in result.report.failed if c.severity == "reject"]
+        names = ["batch.refused", *refusing]
         write_quarantine(
-            q_uri, frame, batch_uid=uid, row_numbers=pl.Series(range(frame.height)),
-            failed_checks=pl.Series([[reason]] * frame.height), at=now,
+            q_uri,
+            frame,
+            batch_uid=uid,
+            row_numbers=pl.Series(range(frame.height)),
+            failed_checks=pl.Series([names] * frame.height),
+            at=now,
         )
-        return _finish_refused(ws, dataset, batch_id, result, source_sha, lineage)
+        return _finish_refused(ws, dataset, frame, batch_id, result, source_sha, lineage)
     say("writing the new version")
     table_version = write_table_version(
-        table_uri(ws.settings.data_uri, dataset), result.good, batch=batch_id, mode=mode,
+        table_uri(ws.settings.data_uri, dataset),
+        result.good,
+        batch=batch_id,
+        mode=mode,
         expected_version=parent.table_version if parent else None,
         metadata={"loopline.batch": uid, "loopline.dataset": dataset},
     )
     bad = result.bad
     write_quarantine(
-        q_uri, bad.drop("_row", "_failed_checks"), batch_uid=uid, row_numbers=bad["_row"],
-        failed_checks=bad["_failed_checks"], at=now,
+        q_uri,
+        bad.drop("_row", "_failed_checks"),
+        batch_uid=uid,
+        row_numbers=bad["_row"],
+        failed_checks=bad["_failed_checks"],
+        at=now,
     )
     say("profiling")
-    snapshot = result.good if mode == "overwrite" or parent is None else read_table_version(
-        table_uri(ws.settings.data_uri, dataset), table_version
+    snapshot = (
+        result.good
+        if mode == "overwrite" or parent is None
+        else read_table_version(table_uri(ws.settings.data_uri, dataset), table_version)
     )
     profile = profile_frame(snapshot)
     report = result.report.to_dict()
@@ -186,13 +211,23 @@ def _store(
         number = (parent.version if parent else 0) + 1
         stored_contract = contract_record(session, contract)
         version = DatasetVersion(
-            dataset_id=record.id, version=number, row_count=snapshot.height,
-            table_version=table_version, columns=schema_of(snapshot),
-            content_hash=content_hash(snapshot), schema_hash=_schema_hash(snapshot),
-            contract_id=stored_contract.id, report=report, profile=profile,
+            dataset_id=record.id,
+            version=number,
+            row_count=snapshot.height,
+            table_version=table_version,
+            columns=schema_of(snapshot),
+            content_hash=content_hash(snapshot),
+            schema_hash=_schema_hash(snapshot),
+            contract_id=stored_contract.id,
+            report=report,
+            profile=profile,
             source={
-                "kind": "file" if source else "frame", "uri": source_uri, "sha256": source_sha,
-                "mode": mode, "batch": uid, "parent": parent.version if parent else None,
+                "kind": "file" if source else "frame",
+                "uri": source_uri,
+                "sha256": source_sha,
+                "mode": mode,
+                "batch": uid,
+                "parent": parent.version if parent else None,
             },
             created_by=ws.actor,
         )
@@ -207,21 +242,41 @@ def _store(
         key = f"{dataset}@{number}"
         node = add_node(session, "dataset_version", key, label=key, rows=snapshot.height)
         if source is not None:
-            file_node = add_node(session, "source_file", source.sha256, label=source.path.name,
-                                 uri=source_uri, size=source.size)
+            file_node = add_node(
+                session,
+                "source_file",
+                source.sha256,
+                label=source.path.name,
+                uri=source_uri,
+                size=source.size,
+            )
             add_edge(session, file_node, node, "ingested_into")
         if parent is not None and mode == "append":
             parent_node = add_node(session, "dataset_version", f"{dataset}@{parent.version}")
             add_edge(session, parent_node, node, "appended_to")
         record_audit(
-            session, actor=ws.actor, action="dataset.ingest", target_type="dataset_version",
-            target=key, after={"rows": snapshot.height, "rows_in": frame.height,
-                               "rows_quarantined": bad.height, "batch": uid},
+            session,
+            actor=ws.actor,
+            action="dataset.ingest",
+            target_type="dataset_version",
+            target=key,
+            after={
+                "rows": snapshot.height,
+                "rows_in": frame.height,
+                "rows_quarantined": bad.height,
+                "batch": uid,
+            },
         )
-    lineage.complete(result, snapshot, number)
+    lineage.complete(frame, result, snapshot, number)
     return IngestResult(
-        dataset=dataset, version=number, rows_in=frame.height, rows_versioned=result.good.height,
-        rows_quarantined=bad.height, status="accepted", batch=uid, source_sha256=source_sha,
+        dataset=dataset,
+        version=number,
+        rows_in=frame.height,
+        rows_versioned=result.good.height,
+        rows_quarantined=bad.height,
+        status="accepted",
+        batch=uid,
+        source_sha256=source_sha,
         report=report,
     )
 
@@ -229,6 +284,7 @@ def _store(
 def _finish_refused(
     ws: Workspace,
     dataset: str,
+    frame: pl.DataFrame,
     batch_id: int,
     result: ValidationResult,
     source_sha: str,
@@ -241,24 +297,39 @@ def _finish_refused(
         batch.rows_quarantined = batch.rows_in
         batch.report = report
         record_audit(
-            session, actor=ws.actor, action="dataset.refuse", target_type="ingest_batch",
-            target=batch.uid, after={"dataset": dataset, "reasons": result.refusal_reasons},
+            session,
+            actor=ws.actor,
+            action="dataset.refuse",
+            target_type="ingest_batch",
+            target=batch.uid,
+            after={"dataset": dataset, "reasons": result.refusal_reasons},
         )
         rows_in, uid = batch.rows_in, batch.uid
-    lineage.fail("batch refused: " + "; ".join(result.refusal_reasons), result)
+    lineage.fail("batch refused: " + "; ".join(result.refusal_reasons), frame, result)
     return IngestResult(
-        dataset=dataset, version=None, rows_in=rows_in, rows_versioned=0,
-        rows_quarantined=rows_in, status="refused", batch=uid, source_sha256=source_sha,
-        refusal_reasons=list(result.refusal_reasons), report=report,
+        dataset=dataset,
+        version=None,
+        rows_in=rows_in,
+        rows_versioned=0,
+        rows_quarantined=rows_in,
+        status="refused",
+        batch=uid,
+        source_sha256=source_sha,
+        refusal_reasons=list(result.refusal_reasons),
+        report=report,
     )
 
 
-def _duplicate_of(ws: Workspace, dataset: str, sha256: str, rows: int) -> IngestResult | None:
+def _duplicate_of(
+    ws: Workspace, dataset: str, sha256: str, rows: int, mode: str
+) -> IngestResult | None:
+    """An earlier accepted batch of the same bytes in the same mode, if there is one."""
     with ws.store.transaction() as session:
         found = session.execute(
             select(IngestBatch, DatasetVersion.version)
             .join(DatasetVersion, IngestBatch.version_id == DatasetVersion.id)
             .where(IngestBatch.source_sha256 == sha256, IngestBatch.status == "accepted")
+            .where(IngestBatch.mode == mode)
             .join(Dataset, IngestBatch.dataset_id == Dataset.id)
             .where(Dataset.name == dataset)
         ).first()
@@ -266,8 +337,14 @@ def _duplicate_of(ws: Workspace, dataset: str, sha256: str, rows: int) -> Ingest
         return None
     batch, version = found
     return IngestResult(
-        dataset=dataset, version=version, rows_in=rows, rows_versioned=0, rows_quarantined=0,
-        status="duplicate", batch=batch.uid, source_sha256=sha256,
+        dataset=dataset,
+        version=version,
+        rows_in=rows,
+        rows_versioned=0,
+        rows_quarantined=0,
+        status="duplicate",
+        batch=batch.uid,
+        source_sha256=sha256,
     )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import validators
 from jsonschema.exceptions import ValidationError, best_match
 
-from loopline.data._contract import OPERATORS
+from loopline.data._check_model import OPERATORS
 from loopline.errors import Problem
 from loopline.spec import LocatedYAML
 
@@ -72,9 +72,9 @@ def known_keys(node: Mapping[str, Any]) -> set[str]:
             pending.append(root["$defs"][ref.removeprefix("#/$defs/")])
         for key in ("allOf", "anyOf", "oneOf"):
             pending.extend(current.get(key, []))
-        for key in ("then", "else"):
-            if isinstance(current.get(key), dict):
-                pending.append(current[key])
+        pending.extend(
+            current[key] for key in ("then", "else") if isinstance(current.get(key), dict)
+        )
     return found
 
 

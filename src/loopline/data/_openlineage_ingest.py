@@ -58,7 +58,10 @@ class IngestLineage:
         else:
             namespace, name = "loopline://frames", f"{self.dataset}/batch-{self.batch_uid}"
         return DatasetRef(
-            namespace, name, schema_fields=self._schema or None, quality=quality,
+            namespace,
+            name,
+            schema_fields=self._schema or None,
+            quality=quality,
             assertions=assertions,
         )
 
@@ -79,29 +82,36 @@ class IngestLineage:
             self.transport,
         )
 
-    def complete(self, result: ValidationResult, snapshot: pl.DataFrame, version: int) -> None:
-        """The run ended with a new version of ``snapshot.height`` rows."""
+    def complete(
+        self, frame: pl.DataFrame, result: ValidationResult, snapshot: pl.DataFrame, version: int
+    ) -> None:
+        """The run validated ``frame`` and made a version of ``snapshot.height`` rows."""
         event = run_event(
             "COMPLETE",
-            inputs=[self._input(_quality(result), _assertions(result))],
+            inputs=[self._input(_quality(frame), _assertions(result))],
             outputs=[self._output(version, snapshot.height)],
             **self._job(),
         )
         emit(event, self.transport)
 
-    def fail(self, message: str, result: ValidationResult | None = None) -> None:
-        """The run failed (or its batch was refused)."""
-        inputs = [self._input(_quality(result), _assertions(result))] if result else [self._input()]
+    def fail(
+        self,
+        message: str,
+        frame: pl.DataFrame | None = None,
+        result: ValidationResult | None = None,
+    ) -> None:
+        """The run failed (or its batch was refused after validating ``frame``)."""
+        if result is not None and frame is not None:
+            inputs = [self._input(_quality(frame), _assertions(result))]
+        else:
+            inputs = [self._input()]
         event = run_event(
             "FAIL", inputs=inputs, outputs=[self._output()], error_message=message, **self._job()
         )
         emit(event, self.transport)
 
 
-def _quality(result: ValidationResult | None) -> QualityMetrics | None:
-    if result is None:
-        return None
-    frame = result.frame
+def _quality(frame: pl.DataFrame) -> QualityMetrics:
     numeric = [name for name, dtype in frame.schema.items() if dtype.is_numeric()]
     exprs: list[pl.Expr] = [pl.col(c).null_count().alias(f"{c}\x00nulls") for c in frame.columns]
     for name in numeric:
@@ -140,7 +150,7 @@ def _assertions(result: ValidationResult | None) -> list[Assertion] | None:
             Assertion(
                 check.kind,
                 check.status == "passed",
-                check.column,
+                check.columns[0] if len(check.columns) == 1 else None,
                 severity=check.severity,
                 name=check.name,
                 expected=None if check.bound is None else str(check.bound),

@@ -92,11 +92,7 @@ def _numeric(frame: pl.DataFrame, name: str, stats: dict[str, Any]) -> dict[str,
 
 def _top(frame: pl.DataFrame, name: str) -> list[dict[str, Any]]:
     counts = (
-        frame.get_column(name)
-        .drop_nulls()
-        .value_counts(sort=True)
-        .head(_TOP_CATEGORIES)
-        .rows()
+        frame.get_column(name).drop_nulls().value_counts(sort=True).head(_TOP_CATEGORIES).rows()
     )
     return [{"value": _plain(value), "count": int(count)} for value, count in counts]
 

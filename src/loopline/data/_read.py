@@ -14,7 +14,13 @@ from loopline.errors import DataError
 
 __all__ = ["SourceFile", "hash_file", "read_source"]
 
-_FORMATS = {".csv": "csv", ".tsv": "csv", ".parquet": "parquet", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORMATS = {
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".parquet": "parquet",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+}
 # polars needs several times the file size while parsing; refuse files that cannot fit.
 _MEMORY_FACTOR = 4
 _GZIP_RATIO_GUESS = 5
@@ -78,7 +84,9 @@ def read_source(
     """
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"No file at {path}.", hint="Check the path; it is relative to where you run.")
+        raise DataError(
+            f"No file at {path}.", hint="Check the path; it is relative to where you run."
+        )
     kind = format or _format_of(path)
     size = path.stat().st_size
     expanded = size * (_GZIP_RATIO_GUESS if path.suffix.lower() == ".gz" else 1)

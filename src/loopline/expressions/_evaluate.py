@@ -123,10 +123,9 @@ def evaluate(
             if item.op == "is not null":
                 return left is not None
             right = run(item.right) if item.right is not None else None
-            if item.op == "in":
-                return left in right
-            if item.op == "not in":
-                return left not in right
+            if item.op in ("in", "not in"):
+                members = right if isinstance(right, list) else []
+                return (left in members) == (item.op == "in")
             if left is None or right is None:
                 return None
             return _COMPARE[item.op](left, right)

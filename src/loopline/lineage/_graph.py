@@ -73,7 +73,9 @@ def add_node(
     """Get or create the node ``kind:key`` (idempotent: re-adding returns the same node)."""
     if kind not in NODE_KINDS:
         raise ValueError(f"unknown lineage node kind {kind!r}; known: {NODE_KINDS}")
-    node = session.scalar(select(LineageNode).where(LineageNode.kind == kind, LineageNode.key == key))
+    node = session.scalar(
+        select(LineageNode).where(LineageNode.kind == kind, LineageNode.key == key)
+    )
     if node is None:
         node = LineageNode(kind=kind, key=key, label=label or key, attrs=attrs)
         session.add(node)
@@ -106,7 +108,9 @@ def find_node(session: Session, name: str) -> LineageNode:
         LineageError: No such node, with the nearest names to try.
     """
     kind, _, key = name.partition(":") if ":" in name else ("dataset_version", "", name)
-    node = session.scalar(select(LineageNode).where(LineageNode.kind == kind, LineageNode.key == key))
+    node = session.scalar(
+        select(LineageNode).where(LineageNode.kind == kind, LineageNode.key == key)
+    )
     if node is None:
         similar = session.scalars(
             select(LineageNode).where(LineageNode.key.contains(key[:20])).limit(5)
@@ -114,7 +118,8 @@ def find_node(session: Session, name: str) -> LineageNode:
         suggestions = ", ".join(f"{n.kind}:{n.key}" for n in similar) or "none"
         raise LineageError(
             f"No lineage node {kind}:{key}.",
-            hint=f"Name a node as kind:key (kinds: {', '.join(NODE_KINDS)}). Similar: {suggestions}.",
+            hint=f"Name a node as kind:key (kinds: {', '.join(NODE_KINDS)}). "
+            f"Similar: {suggestions}.",
         )
     return node
 
@@ -130,9 +135,13 @@ def walk(session: Session, node: LineageNode, *, up: bool, depth: int = 20) -> L
     for _ in range(depth):
         if not frontier:
             break
-        near, far = (LineageEdge.target_id, LineageEdge.source_id) if up else (
-            LineageEdge.source_id,
-            LineageEdge.target_id,
+        near, far = (
+            (LineageEdge.target_id, LineageEdge.source_id)
+            if up
+            else (
+                LineageEdge.source_id,
+                LineageEdge.target_id,
+            )
         )
         rows = session.execute(
             select(near, far, LineageEdge.relation).where(near.in_(frontier))

@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
-from loopline import __version__
+from loopline._version import __version__
 from loopline.errors import LineageError
 from loopline.lineage._openlineage_models import (
     Assertion,

@@ -93,9 +93,7 @@ def load_project(path: Path | str = ".") -> Project:
     return Project(spec=spec, path=file.resolve(), lines=located.lines)
 
 
-def validate_model(
-    model: type[M], located: LocatedYAML, *, source: str, what: str
-) -> M:
+def validate_model(model: type[M], located: LocatedYAML, *, source: str, what: str) -> M:
     """Validate YAML data against a pydantic model, turning every error into a located problem.
 
     Raises:
@@ -106,7 +104,9 @@ def validate_model(
     if not problems and not isinstance(data, dict):
         found = "an empty file" if data is None else f"a {type(data).__name__}"
         problems.append(
-            Problem(loc=(), code="not-a-mapping", msg=f"the {what} must be a mapping, found {found}")
+            Problem(
+                loc=(), code="not-a-mapping", msg=f"the {what} must be a mapping, found {found}"
+            )
         )
     if problems:
         raise _error(problems, source, what)
@@ -158,7 +158,9 @@ def _problem(error: Any, located: LocatedYAML, model: type[BaseModel]) -> Proble
 
 def _has_child_error(error: Any, errors: list[Any]) -> bool:
     loc = tuple(error["loc"])
-    return any(len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors)
+    return any(
+        len(other["loc"]) > len(loc) and tuple(other["loc"][: len(loc)]) == loc for other in errors
+    )
 
 
 def _is_internal(part: Any) -> bool:

@@ -22,7 +22,8 @@ from pydantic import (
 )
 
 from loopline.errors import ExpressionError
-from loopline.expressions import Compare, Literal as LiteralNode, Name, parse
+from loopline.expressions import Compare, Name, parse
+from loopline.expressions import Literal as LiteralNode
 
 __all__ = [
     "SUCCESS_METRICS",
@@ -80,7 +81,9 @@ def _parse_duration(value: Any) -> int:
         return value
     match = _DURATION.match(str(value).strip()) if isinstance(value, str) else None
     if not match or int(match.group(1)) == 0:
-        raise ValueError(f"{value!r} is not a duration; write a number and a unit, e.g. 30m, 1h, 7d")
+        raise ValueError(
+            f"{value!r} is not a duration; write a number and a unit, e.g. 30m, 1h, 7d"
+        )
     return int(match.group(1)) * _DURATION_SECONDS[match.group(2)]
 
 
@@ -123,14 +126,17 @@ class SuccessMetric(_Strict):
             and node.op in ("<", "<=", ">", ">=", "==")
         )
         if not ok:
-            raise ValueError(f"{text!r} must read 'metric op number', e.g. 'automation_rate >= 0.7'")
+            raise ValueError(
+                f"{text!r} must read 'metric op number', e.g. 'automation_rate >= 0.7'"
+            )
         assert isinstance(node, Compare)  # narrowed above; for the type checker
-        assert isinstance(node.left, Name) and isinstance(node.right, LiteralNode)
+        assert isinstance(node.left, Name)
+        assert isinstance(node.right, LiteralNode)
         metric = node.left.dotted
         if metric not in SUCCESS_METRICS:
             known = ", ".join(sorted(SUCCESS_METRICS))
             raise ValueError(f"unknown success metric {metric!r}; known metrics: {known}")
-        return cls(metric=metric, op=node.op, value=float(node.right.value), text=text)  # type: ignore[arg-type]
+        return cls(metric=metric, op=node.op, value=float(node.right.value), text=text)
 
     def met_by(self, observed: float | None) -> bool | None:
         """Whether ``observed`` meets this criterion; ``None`` when there is no value yet."""
@@ -175,9 +181,9 @@ class Objective(_Strict):
     target: str = Field(min_length=1)
     positive_class: int | str | None = None
     costs: Costs
-    success: tuple[
-        Annotated[SuccessMetric, BeforeValidator(_success_from_text)], ...
-    ] = Field(min_length=1)
+    success: tuple[Annotated[SuccessMetric, BeforeValidator(_success_from_text)], ...] = Field(
+        min_length=1
+    )
 
     @model_validator(mode="after")
     def _costs_fit_task(self) -> Objective:
@@ -380,4 +386,3 @@ class ProjectSpec(_Strict):
                 "digits, - and _ (at most 63 characters)"
             )
         return value
-

@@ -104,7 +104,8 @@ class Store:
                     raise StoreError(
                         f"Migrating the metadata store failed: {exc}",
                         hint="The database was left at its previous revision. "
-                        "Check the database user may create tables, then run `loopline db upgrade`.",
+                        "Check the database user may create tables, then run "
+                        "`loopline db upgrade`.",
                     ) from exc
         return before, self.head()
 

@@ -12,7 +12,7 @@ that the migrations produce exactly these models.
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
@@ -73,7 +73,11 @@ JSONDoc = JSON().with_variant(JSONB(), "postgresql")
 class Base(DeclarativeBase):
     """Base of every table."""
 
-    type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONDoc, list[Any]: JSONDoc}
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        dict[str, Any]: JSONDoc,
+        list[Any]: JSONDoc,
+    }
 
 
 class UseCase(Base):

@@ -1,0 +1,13 @@
+"""The ``loopline`` command line: a thin shell over the Python API."""
+
+# isort: skip_file
+# The import order below is the order of the commands in `loopline --help`.
+from __future__ import annotations
+
+from loopline.cli import _project  # noqa: F401  (init, check, db)
+from loopline.cli import _data  # noqa: F401  (ingest, contract, datasets)
+from loopline.cli import _lineage  # noqa: F401  (lineage, audit)
+from loopline.cli import _demo  # noqa: F401  (demo)
+from loopline.cli._app import app, main
+
+__all__ = ["app", "main"]

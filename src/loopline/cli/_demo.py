@@ -1,0 +1,83 @@
+"""``loopline demo``: create a fresh demo project and run the loop on it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from loopline.cli._app import app
+from loopline.cli._output import Json, Output, console, err_console, table
+from loopline.demo import create_demo_project, run_demo
+from loopline.settings import load_settings
+
+__all__: list[str] = []
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Option("--dir", help="Where to create the demo project.")
+    ] = Path("loopline-demo"),
+    seed: Annotated[
+        int, typer.Option(help="Seed for every random choice (same seed, same run).")
+    ] = 42,
+    no_serve: Annotated[
+        bool,
+        typer.Option("--no-serve", help="Exit when done instead of serving (implied by CI=true)."),
+    ] = False,
+    json_output: Json = False,
+) -> None:
+    """Run the loop on the bundled credit-default example, with the embedded defaults."""
+    project = create_demo_project(directory)
+    settings = load_settings(project_dir=project)
+    if not json_output:
+        console.print(f"Demo project: [bold]{project}[/] (SQLite and local files under .loopline/)")
+    say = (
+        (lambda message: None)
+        if json_output
+        else (lambda message: err_console.print(f"  {message}"))
+    )
+    summary = run_demo(settings, seed=seed, say=say)
+
+    def render() -> None:
+        ingests = [s for s in summary.steps if s["step"] == "ingest"]
+        console.print(
+            table(
+                "ingest",
+                ["file", "status", "version", "rows in", "versioned", "quarantined"],
+                [
+                    (
+                        s["file"],
+                        s["status"],
+                        s["version"],
+                        s["rows_in"],
+                        s["rows_versioned"],
+                        s["rows_quarantined"],
+                    )
+                    for s in ingests
+                ],
+            )
+        )
+        for step in summary.steps:
+            if step["step"] == "quarantine":
+                console.print(
+                    table(
+                        "quarantine by failed check",
+                        ["check", "rows"],
+                        list(step["by_check"].items()),
+                    )
+                )
+            elif step["step"] == "diff":
+                console.print(
+                    f"diff {step['left']} → {step['right']}: +{step['added']} rows, "
+                    f"-{step['removed']} rows"
+                )
+            elif step["step"] == "lineage":
+                console.print(f"lineage of {step['node']}: {', '.join(step['upstream'])}")
+            elif step["step"] == "openlineage":
+                console.print(f"{step['events']} OpenLineage events in {step['file']}")
+        console.print(f"\nExplore: cd {project} && loopline datasets show credit@2")
+
+    Output(json_output).result(summary.to_dict(), render)

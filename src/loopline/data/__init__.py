@@ -1,0 +1,33 @@
+"""Data contracts and validation: what data must look like before loopline uses it.
+
+A contract is an Open Data Contract Standard (ODCS) v3.1.0 document; :func:`load_contract`
+reads it into a typed :class:`Contract`, :func:`validate` checks a polars frame against it and
+splits good rows from quarantined ones, :func:`infer_contract` drafts one from data.
+"""
+
+from __future__ import annotations
+
+from loopline.data._check_model import Bound, Check
+from loopline.data._check_schema import check_schema
+from loopline.data._contract import Column, Contract, contract_to_odcs, dump_contract
+from loopline.data._contract_parse import load_contract, parse_contract
+from loopline.data._infer import infer_contract
+from loopline.data._validation import ValidationResult, validate
+from loopline.data._validation_report import CheckResult, ValidationReport
+
+__all__ = [
+    "Bound",
+    "Check",
+    "CheckResult",
+    "Column",
+    "Contract",
+    "ValidationReport",
+    "ValidationResult",
+    "check_schema",
+    "contract_to_odcs",
+    "dump_contract",
+    "infer_contract",
+    "load_contract",
+    "parse_contract",
+    "validate",
+]
