@@ -12,6 +12,7 @@ from loopline.data._check_schema import check_schema
 from loopline.data._contract import Column, Contract, contract_to_odcs, dump_contract
 from loopline.data._contract_parse import load_contract, parse_contract
 from loopline.data._infer import infer_contract
+from loopline.data._profile import profile_frame
 from loopline.data._validation import ValidationResult, validate
 from loopline.data._validation_report import CheckResult, ValidationReport
 
@@ -29,5 +30,6 @@ __all__ = [
     "infer_contract",
     "load_contract",
     "parse_contract",
+    "profile_frame",
     "validate",
 ]

@@ -124,12 +124,15 @@ def validate(
         for check in contract.checks
         if check.has_row_mask and not broken.intersection(check.columns)
     ]
-    masks = _masks(frame, row_checks)
-    counts = masks.sum().row(0, named=True) if row_checks else {}
+    # Mask columns get positional names: check names are free text and could read as regexes.
+    alias = {check.name: f"m{index}" for index, check in enumerate(row_checks)}
+    masks = _masks(frame, row_checks, alias)
+    totals = masks.sum().row(0, named=True) if row_checks else {}
+    counts = {name: int(totals[column]) for name, column in alias.items()}
     failing = [check for check in row_checks if counts[check.name]]
     quarantining = [c.name for c in failing if c.row_level and c.severity in _QUARANTINING]
-    good, bad = _split(frame, masks, quarantining)
-    samples = _samples(frame, masks, failing)
+    good, bad = _split(frame, masks, quarantining, alias)
+    samples = _samples(frame, masks, failing, alias)
     results: list[CheckResult] = []
     for check in contract.checks:
         if check.kind == "type":
@@ -137,8 +140,7 @@ def validate(
         elif broken.intersection(check.columns):
             result = _skipped(check, f"column {', '.join(check.columns)} is missing or mistyped")
         elif check.has_row_mask:
-            count = int(counts[check.name])
-            result = _row_result(check, count, rows, samples.get(check.name, ()))
+            result = _row_result(check, counts[check.name], rows, samples.get(check.name, ()))
         else:
             result = _batch_result(check, frame, reference_profile, now)
         results.append(result)
@@ -163,12 +165,12 @@ def validate(
     return ValidationResult(report=report, good=good, bad=bad)
 
 
-def _masks(frame: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
+def _masks(frame: pl.DataFrame, checks: list[Check], alias: dict[str, str]) -> pl.DataFrame:
     if not checks:
         return pl.DataFrame()
     schema = frame.schema
     try:
-        return frame.select([failing_mask(check, schema) for check in checks])
+        return frame.select([failing_mask(c, schema).alias(alias[c.name]) for c in checks])
     except pl.exceptions.PolarsError:
         for check in checks:  # find the culprit, to name it
             try:
@@ -184,7 +186,7 @@ def _masks(frame: pl.DataFrame, checks: list[Check]) -> pl.DataFrame:
 
 
 def _split(
-    frame: pl.DataFrame, masks: pl.DataFrame, quarantining: list[str]
+    frame: pl.DataFrame, masks: pl.DataFrame, quarantining: list[str], alias: dict[str, str]
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     if not quarantining:
         bad = frame.head(0).with_columns(
@@ -192,12 +194,13 @@ def _split(
             pl.lit(None, dtype=pl.List(pl.String)).alias(FAILED_COLUMN),
         )
         return frame, bad
-    is_bad = masks.select(pl.any_horizontal(quarantining)).to_series()
+    columns = [alias[name] for name in quarantining]
+    is_bad = masks.select(pl.any_horizontal(columns)).to_series()
     rows = is_bad.arg_true()
     good = frame.filter(is_bad.not_())
     bad = frame[rows].with_columns(
         rows.cast(pl.Int64).alias(ROW_COLUMN),
-        _failed_checks(masks.select(quarantining)[rows], quarantining),
+        _failed_checks(masks.select(columns)[rows], quarantining),
     )
     return good, bad
 
@@ -215,14 +218,15 @@ def _failed_checks(failed: pl.DataFrame, names: list[str]) -> pl.Series:
 
 
 def _samples(
-    frame: pl.DataFrame, masks: pl.DataFrame, failing: list[Check]
+    frame: pl.DataFrame, masks: pl.DataFrame, failing: list[Check], alias: dict[str, str]
 ) -> dict[str, tuple[dict[str, Any], ...]]:
     """Up to five failing rows per failing check, fetched from ``frame`` in one gather."""
     if not failing:
         return {}
-    heads = masks.select(
-        [pl.col(check.name).arg_true().head(_SAMPLE_SIZE).implode() for check in failing]
+    firsts = masks.select(
+        [pl.col(alias[c.name]).arg_true().head(_SAMPLE_SIZE).implode() for c in failing]
     ).row(0, named=True)
+    heads = {check.name: firsts[alias[check.name]] for check in failing}
     wanted = sorted({row for check in failing for row in heads[check.name]})
     names = list(dict.fromkeys(name for check in failing for name in check.columns))
     picked = frame.select(names)[wanted]
