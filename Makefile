@@ -24,6 +24,10 @@ $(VENV)/.stamp-dev: pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
 	@touch $@ $(VENV)/.stamp-base
 
+$(VENV)/.stamp-bench: pyproject.toml | $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
+	@touch $@ $(VENV)/.stamp-dev $(VENV)/.stamp-base
+
 install-dev: $(VENV)/.stamp-dev
 
 demo: $(VENV)/.stamp-base
@@ -42,7 +46,7 @@ test: $(VENV)/.stamp-dev
 	$(MAKE) --no-print-directory check
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
-bench: $(VENV)/.stamp-dev
+bench: $(VENV)/.stamp-bench
 	$(BIN)/python -m bench.run $(ARGS)
 
 clean:

@@ -239,3 +239,27 @@ def test_python_api_ingests_pandas_frames(
     assert (result.status, result.version) == ("accepted", 1)
     frame = loopline.load("credit", version=1, project=example_project)
     assert frame.height == result.rows_versioned
+
+
+def test_diff_counts_rows_by_key_and_reports_distribution_shift(
+    workspace: Workspace, credit: pl.DataFrame, tmp_path: Path
+) -> None:
+    clean = credit.filter(~pl.Series(_expected_bad(credit.to_pandas()).to_numpy()))
+    _api.ingest_path(workspace, _write(clean.head(1000), tmp_path / "a.csv"))
+    _api.ingest_path(workspace, _write(clean.slice(1000, 300), tmp_path / "b.csv"))
+    shifted = clean.slice(500, 800).with_columns(pl.col("AGE") + 10)
+    _api.ingest_path(workspace, _write(shifted, tmp_path / "c.csv"), mode="overwrite")
+    appended = _api.diff(workspace, "credit@1", "credit@2")
+    assert appended["rows"] == {
+        "left": 1000,
+        "right": 1300,
+        "added": 300,
+        "removed": 0,
+        "changed": 0,
+        "key": ["ID"],
+    }
+    replaced = _api.diff(workspace, "credit@2", "credit@3")
+    assert (replaced["rows"]["added"], replaced["rows"]["removed"]) == (0, 500)
+    assert replaced["rows"]["changed"] == 800
+    age = next(d for d in replaced["distributions"] if d["column"] == "AGE")
+    assert age["mean_shift_sd"] > 1

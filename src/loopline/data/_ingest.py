@@ -11,6 +11,7 @@ import hashlib
 import json
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -180,30 +181,30 @@ def _store(
         )
         return _finish_refused(ws, dataset, frame, batch_id, result, source_sha, lineage)
     say("writing the new version")
-    table_version = write_table_version(
-        table_uri(ws.settings.data_uri, dataset),
-        result.good,
-        batch=batch_id,
-        mode=mode,
-        expected_version=parent.table_version if parent else None,
-        metadata={"loopline.batch": uid, "loopline.dataset": dataset},
-    )
-    bad = result.bad
-    write_quarantine(
-        q_uri,
-        bad.drop("_row", "_failed_checks"),
-        batch_uid=uid,
-        row_numbers=bad["_row"],
-        failed_checks=bad["_failed_checks"],
-        at=now,
-    )
-    say("profiling")
-    snapshot = (
-        result.good
-        if mode == "overwrite" or parent is None
-        else read_table_version(table_uri(ws.settings.data_uri, dataset), table_version)
-    )
-    profile = profile_frame(snapshot)
+    uri = table_uri(ws.settings.data_uri, dataset)
+    parent_table = parent.table_version if parent else None
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # the new version's summary is computed while its files are written
+        summary = pool.submit(_summarise, uri, parent_table, result.good, mode)
+        table_version = write_table_version(
+            uri,
+            result.good,
+            batch=batch_id,
+            mode=mode,
+            expected_version=parent_table,
+            metadata={"loopline.batch": uid, "loopline.dataset": dataset},
+        )
+        bad = result.bad
+        write_quarantine(
+            q_uri,
+            bad.drop("_row", "_failed_checks"),
+            batch_uid=uid,
+            row_numbers=bad["_row"],
+            failed_checks=bad["_failed_checks"],
+            at=now,
+        )
+        say("profiling")
+        snapshot, profile, digest = summary.result()
     report = result.report.to_dict()
     with ws.store.transaction() as session:
         record = dataset_record(session, dataset, ws.actor)
@@ -216,7 +217,7 @@ def _store(
             row_count=snapshot.height,
             table_version=table_version,
             columns=schema_of(snapshot),
-            content_hash=content_hash(snapshot),
+            content_hash=digest,
             schema_hash=_schema_hash(snapshot),
             contract_id=stored_contract.id,
             report=report,
@@ -346,6 +347,17 @@ def _duplicate_of(
         batch=batch.uid,
         source_sha256=sha256,
     )
+
+
+def _summarise(
+    uri: str, parent_table: int | None, good: pl.DataFrame, mode: str
+) -> tuple[pl.DataFrame, dict[str, Any], str]:
+    """The new version's rows (parent rows, then this batch's), profile and content hash."""
+    if mode == "overwrite" or parent_table is None:
+        snapshot = good
+    else:
+        snapshot = pl.concat([read_table_version(uri, parent_table), good], how="diagonal_relaxed")
+    return snapshot, profile_frame(snapshot), content_hash(snapshot)
 
 
 def _schema_hash(frame: pl.DataFrame) -> str:

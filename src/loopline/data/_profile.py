@@ -43,9 +43,6 @@ def profile_frame(frame: pl.DataFrame) -> dict[str, Any]:
             column.mean().alias(f"{name}\x00mean"),
             column.std().alias(f"{name}\x00std"),
         ]
-        aggregates += [
-            column.quantile(q, interpolation="linear").alias(f"{name}\x00q{q}") for q in QUANTILES
-        ]
     stats = frame.select(aggregates).row(0, named=True) if aggregates and frame.height else {}
     out: dict[str, Any] = {}
     for name in columns:
@@ -76,13 +73,15 @@ def _numeric(frame: pl.DataFrame, name: str, stats: dict[str, Any]) -> dict[str,
     entry: dict[str, Any] = {
         key: _clean(stats.get(f"{name}\x00{key}")) for key in ("min", "max", "mean", "std")
     }
-    entry["quantiles"] = {str(q): _clean(stats.get(f"{name}\x00q{q}")) for q in QUANTILES}
+    values = frame.get_column(name).drop_nulls().cast(pl.Float64).to_numpy()
+    values = values[np.isfinite(values)]
+    # one partial sort for all quantiles (linear interpolation, as numpy's and polars' default)
+    found = np.quantile(values, QUANTILES) if values.size else [None] * len(QUANTILES)
+    entry["quantiles"] = {str(q): _clean(v) for q, v in zip(QUANTILES, found, strict=True)}
     low, high = entry["min"], entry["max"]
     if low is None or high is None:
         entry["histogram"] = {"edges": [], "counts": []}
         return entry
-    values = frame.get_column(name).drop_nulls().cast(pl.Float64).to_numpy()
-    values = values[np.isfinite(values)]
     if low == high:
         high = low + 1.0
     counts, edges = np.histogram(values, bins=_HISTOGRAM_BINS, range=(low, high))
