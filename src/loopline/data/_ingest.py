@@ -122,7 +122,8 @@ def ingest_frame(
     try:
         with dataset_lock(ws.settings.home, ws.store, dataset):
             say("validating")
-            result = validate(frame, contract)
+            reference = _latest_profile(ws, dataset)
+            result = validate(frame, contract, reference_profile=reference)
             return _store(ws, frame, result, dataset, contract, mode, source, uid, lineage, say)
     except BaseException as exc:
         lineage.fail(str(exc))
@@ -347,6 +348,19 @@ def _duplicate_of(
         batch=batch.uid,
         source_sha256=sha256,
     )
+
+
+def _latest_profile(ws: Workspace, dataset: str) -> dict[str, Any] | None:
+    """The profile of the dataset's latest version: the reference for distribution checks."""
+    with ws.store.transaction() as session:
+        found = session.execute(
+            select(DatasetVersion.profile)
+            .join(Dataset, DatasetVersion.dataset_id == Dataset.id)
+            .where(Dataset.name == dataset)
+            .order_by(DatasetVersion.version.desc())
+            .limit(1)
+        ).scalar_one_or_none()
+    return found
 
 
 def _summarise(
