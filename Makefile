@@ -17,15 +17,15 @@ $(UV): | $(BIN)/python
 
 # Stamps make a second run a no-op unless pyproject.toml changed.
 $(VENV)/.stamp-base: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e .
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e .
 	@touch $@
 
 $(VENV)/.stamp-dev: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev]'
 	@touch $@ $(VENV)/.stamp-base
 
 $(VENV)/.stamp-bench: pyproject.toml | $(UV)
-	$(UV) pip install --quiet --python $(BIN)/python -e '.[dev,bench]'
+	$(UV) pip install --quiet --compile-bytecode --python $(BIN)/python -e '.[dev,bench]'
 	@touch $@ $(VENV)/.stamp-dev $(VENV)/.stamp-base
 
 install-dev: $(VENV)/.stamp-dev
@@ -44,6 +44,7 @@ format: $(VENV)/.stamp-dev
 
 test: $(VENV)/.stamp-dev
 	$(MAKE) --no-print-directory check
+	@$(BIN)/python -m compileall -q src  # imports stay fast where PYTHONDONTWRITEBYTECODE is set
 	$(BIN)/pytest -n 2 $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-bench

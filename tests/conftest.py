@@ -10,10 +10,15 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import create_engine, text
+from threadpoolctl import threadpool_limits
 
 from loopline._workspace import Workspace
 from loopline.settings import load_settings
 from loopline.store import Store, open_store
+
+# The suite runs in two xdist workers on two cores; a two-thread OpenMP pool in each worker
+# oversubscribes them and tree ensembles then slow down tenfold. One thread per worker.
+threadpool_limits(limits=1)
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLE = ROOT / "examples" / "credit-default"

@@ -21,6 +21,9 @@ error without them::
     │   └── BatchRefusedError   a batch was refused as a whole by a contract
     ├── DatasetError            a dataset or version does not exist or cannot be written
     ├── LineageError            a lineage node does not exist, or an event cannot be built
+    ├── TrainingError           a model cannot be trained as configured
+    ├── RegistryError           a model version does not exist or cannot move as asked
+    │   └── GateFailedError     a promotion was refused by failing gates (has problems)
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -36,14 +39,17 @@ __all__ = [
     "DataError",
     "DatasetError",
     "ExpressionError",
+    "GateFailedError",
     "IntegrityError",
     "LineageError",
     "LooplineError",
     "ObjectStoreError",
     "Problem",
     "ProjectError",
+    "RegistryError",
     "SettingsError",
     "StoreError",
+    "TrainingError",
     "UserCodeError",
 ]
 
@@ -208,6 +214,25 @@ class LineageError(LooplineError):
     """A lineage node does not exist or is named wrongly, or an OpenLineage event is invalid."""
 
     code = "lineage-error"
+
+
+class TrainingError(LooplineError):
+    """A model cannot be trained as configured (target, estimator, split, slice columns…)."""
+
+    code = "training-error"
+
+
+class RegistryError(LooplineError):
+    """A model version does not exist, or cannot change state as asked."""
+
+    code = "registry-error"
+
+
+class GateFailedError(RegistryError):
+    """A model version failed gates it must pass; ``problems`` lists each with value and bound."""
+
+    code = "gate-failed"
+    exit_code = 1
 
 
 class UserCodeError(LooplineError):

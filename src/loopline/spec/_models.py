@@ -197,6 +197,11 @@ class Objective(_Strict):
                 raise ValueError(
                     f"a classification objective must declare costs.{' and costs.'.join(missing)}"
                 )
+            if (
+                not missing
+                and (self.costs.false_positive or 0) + (self.costs.false_negative or 0) == 0
+            ):
+                raise ValueError("false_positive and false_negative cannot both cost 0")
             if self.task is Task.binary_classification and self.positive_class is None:
                 raise ValueError("a binary_classification objective must declare positive_class")
         elif self.costs.per_unit_error is None:

@@ -30,14 +30,19 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
+    "AliasEvent",
+    "Approval",
     "AuditEvent",
     "Base",
     "Contract",
     "Dataset",
     "DatasetVersion",
+    "GateResult",
     "IngestBatch",
     "LineageEdge",
     "LineageNode",
+    "ModelVersion",
+    "Run",
     "UseCase",
     "utcnow",
 ]
@@ -200,4 +205,93 @@ class LineageEdge(Base):
     source_id: Mapped[int] = mapped_column(ForeignKey("lineage_nodes.id"), index=True)
     target_id: Mapped[int] = mapped_column(ForeignKey("lineage_nodes.id"), index=True)
     relation: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Run(Base):
+    """One training run: its inputs (data, params, code, environment) and outputs."""
+
+    __tablename__ = "runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    environment: Mapped[dict[str, Any]]
+    code_version: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+    duration_s: Mapped[float | None]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    finished_at: Mapped[datetime | None]
+
+
+class ModelVersion(Base):
+    """A registered model: artifact, signature, evaluation, gates; a state that moves forward."""
+
+    __tablename__ = "model_versions"
+    __table_args__ = (UniqueConstraint("use_case", "version"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    version: Mapped[int]
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
+    state: Mapped[str] = mapped_column(String(20))
+    artifact_prefix: Mapped[str] = mapped_column(String(300))
+    manifest_sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[dict[str, Any]]
+    metrics: Mapped[dict[str, Any]]
+    evaluation: Mapped[dict[str, Any]]
+    card: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GateResult(Base):
+    """One gate evaluated for a model version: measured value, bound and verdict."""
+
+    __tablename__ = "gate_results"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    gate: Mapped[str] = mapped_column(Text)
+    measured: Mapped[float | None]
+    bound: Mapped[float | None]
+    verdict: Mapped[str] = mapped_column(String(20))
+    detail: Mapped[dict[str, Any]]
+    context: Mapped[str] = mapped_column(String(20))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class AliasEvent(Base):
+    """An alias (champion, challenger…) moved to a model version, or removed. Append-only.
+
+    The alias's current target is its latest event; its target at time ``t`` is the latest event
+    at or before ``t`` — "what was in production then" is one query.
+    """
+
+    __tablename__ = "alias_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    alias: Mapped[str] = mapped_column(String(40))
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    previous_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_versions.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class Approval(Base):
+    """A person's approval of a model version, for gates that require one."""
+
+    __tablename__ = "approvals"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,7 @@
+"""Server-side SVG charts for model cards, reports and the web console."""
+
+from __future__ import annotations
+
+from loopline.charts._svg import Series, bar_chart, line_chart
+
+__all__ = ["Series", "bar_chart", "line_chart"]
