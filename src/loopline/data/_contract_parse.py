@@ -7,6 +7,7 @@ from both passes is reported at once, each with its key path and line.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -60,7 +61,14 @@ def load_contract(path: str | os.PathLike[str]) -> Contract:
             "file is UTF-8 text.",
             source=str(file),
         ) from exc
-    return parse_contract(text, source=str(file))
+    return _parse_cached(text, str(file))
+
+
+@functools.lru_cache(maxsize=32)
+def _parse_cached(text: str, source: str) -> Contract:
+    # Contracts are immutable, and validating against the ODCS schema costs ~60 ms: a process
+    # that loads the same file twice (ingest, then train) parses it once.
+    return parse_contract(text, source=source)
 
 
 def parse_contract(text: str, *, source: str = "<contract>") -> Contract:

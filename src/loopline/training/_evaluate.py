@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
-from sklearn.metrics import precision_recall_curve, r2_score, roc_auc_score, roc_curve
+from sklearn.metrics import precision_recall_curve, r2_score, roc_curve
 
 from loopline.charts import Series, bar_chart, line_chart
 from loopline.spec import Costs
@@ -23,6 +23,7 @@ from loopline.training._metrics import (
     multiclass_metrics,
     regression_metrics,
     reliability_curve,
+    roc_auc,
 )
 from loopline.training._model import TrainedModel
 from loopline.training._slices import slice_gap, slice_metrics
@@ -255,12 +256,14 @@ def _importance(
     baseline = score(rows)
     rng = np.random.default_rng(seed)
     out = []
+    shuffled = rows.copy()
     for name in model.signature.names:
         drops = []
+        original = rows[name]
         for _ in range(3):
-            shuffled = rows.copy()
-            shuffled[name] = rng.permutation(shuffled[name].to_numpy())
+            shuffled[name] = rng.permutation(original.to_numpy())
             drops.append(baseline - score(shuffled))
+        shuffled[name] = original
         out.append(
             {"feature": name, "importance": float(np.mean(drops)), "std": float(np.std(drops))}
         )
@@ -270,7 +273,7 @@ def _importance(
 def _scorer(model: TrainedModel, target: npt.NDArray[Any]) -> Any:
     if model.task == "binary_classification":
         y = (target == model.signature.positive_class).astype(np.int64)
-        return lambda rows: float(roc_auc_score(y, model.positive_proba(rows)))
+        return lambda rows: roc_auc(y, model.positive_proba(rows))
     if model.task == "multiclass_classification":
         return lambda rows: float(np.mean(model.predict(rows) == target))
     return lambda rows: float(r2_score(target.astype(np.float64), model.predict(rows)))

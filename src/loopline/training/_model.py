@@ -22,7 +22,7 @@ def to_pandas(data: Any, columns: list[str]) -> pd.DataFrame:
     if isinstance(data, pl.DataFrame):
         frame = data.select(columns).to_pandas()
     elif isinstance(data, pd.DataFrame):
-        frame = data[columns]
+        frame = data if list(data.columns) == columns else data[columns]
     else:
         frame = pd.DataFrame.from_records(list(data), columns=columns)
     return frame
