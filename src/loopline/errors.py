@@ -24,6 +24,7 @@ error without them::
     ├── TrainingError           a model cannot be trained as configured
     ├── RegistryError           a model version does not exist or cannot move as asked
     │   └── GateFailedError     a promotion was refused by failing gates (has problems)
+    ├── ServingError            a request cannot be served (has problems and an HTTP status)
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -47,6 +48,7 @@ __all__ = [
     "Problem",
     "ProjectError",
     "RegistryError",
+    "ServingError",
     "SettingsError",
     "StoreError",
     "TrainingError",
@@ -233,6 +235,20 @@ class GateFailedError(RegistryError):
 
     code = "gate-failed"
     exit_code = 1
+
+
+class ServingError(LooplineError):
+    """A prediction request is invalid or cannot be served; ``status`` is the HTTP status.
+
+    ``problems`` locate field-level mistakes (``("records", 3, "AGE")``); the HTTP layer renders
+    them in the shape of the protocol the request came in (loopline, MLflow or Open Inference).
+    """
+
+    code = "request-invalid"
+
+    def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.status = status
 
 
 class UserCodeError(LooplineError):

@@ -11,7 +11,20 @@ import pytest
 
 from loopline.cli import app, main
 
-COMMANDS = ["init", "check", "ingest", "contract", "datasets", "lineage", "audit", "db", "demo"]
+COMMANDS = [
+    "init",
+    "check",
+    "ingest",
+    "contract",
+    "datasets",
+    "train",
+    "models",
+    "rollback",
+    "lineage",
+    "audit",
+    "db",
+    "demo",
+]
 
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -76,6 +76,26 @@ def demo(
                 )
             elif step["step"] == "lineage":
                 console.print(f"lineage of {step['node']}: {', '.join(step['upstream'])}")
+            elif step["step"] == "train":
+                console.print(
+                    table(
+                        f"model {step['model']} ({step['state']})",
+                        ["metric", "value"],
+                        [
+                            (k, f"{v:.4g}" if isinstance(v, float) else v)
+                            for k, v in step["metrics"].items()
+                        ],
+                    )
+                )
+                console.print(
+                    table(
+                        "gates",
+                        ["gate", "verdict"],
+                        [(g["gate"], g["verdict"]) for g in step["gates"]],
+                    )
+                )
+            elif step["step"] == "promote":
+                console.print(f"{step['model']} promoted to {step['state']}")
             elif step["step"] == "openlineage":
                 console.print(f"{step['events']} OpenLineage events in {step['file']}")
         console.print(f"\nExplore: cd {project} && loopline datasets show credit@2")

@@ -12,6 +12,7 @@ from typing import Any
 import polars as pl
 
 from loopline import _api
+from loopline._api_models import promote_model, train_model
 from loopline._check import check_project
 from loopline._workspace import Workspace
 from loopline.errors import LooplineError, ProjectError
@@ -144,6 +145,26 @@ def run_demo(
         )
         tree = _api.lineage(ws, f"{dataset}@2", up=True)
         summary.add("lineage", node=tree.name, upstream=sorted(tree.names() - {tree.name}))
+        say("training a model on credit@2")
+        trained = train_model(ws, progress=say)
+        summary.add(
+            "train",
+            model=f"{trained.use_case}@{trained.version}",
+            state=trained.state,
+            metrics={
+                k: trained.metrics.get(k)
+                for k in ("roc_auc", "ece", "cost_per_1000", "threshold", "conformal_coverage")
+            },
+            gates=[{"gate": g["gate"], "verdict": g["verdict"]} for g in trained.gates],
+        )
+        if trained.state == "candidate":
+            promoted = promote_model(
+                ws,
+                f"{trained.use_case}@{trained.version}",
+                to="champion",
+                reason="demo: first model that passed its gates",
+            )
+            summary.add("promote", model=promoted["model"], state=promoted["state"])
         events = settings.openlineage_file
         count = len(events.read_text().splitlines()) if events.exists() else 0
         summary.add("openlineage", file=str(events), events=count)
