@@ -39,8 +39,24 @@ def check_project(directory: Path) -> CheckResult:
         result.add(PROJECT_FILE, exc)
         return result
     result.checked.append(PROJECT_FILE)
+    _check_gates(project, result)
     _check_contract(project, result)
     return result
+
+
+def _check_gates(project: Project, result: CheckResult) -> None:
+    from loopline.registry import check_gate_names
+
+    spec = project.spec
+    try:
+        check_gate_names(
+            spec.gates,
+            task=spec.objective.task.value,
+            slice_columns=spec.training.slices if spec.training else (),
+            lines=[project.line_of(("gates", i)) for i in range(len(spec.gates))],
+        )
+    except LooplineError as exc:
+        result.add(PROJECT_FILE, exc)
 
 
 def _check_contract(project: Project, result: CheckResult) -> None:

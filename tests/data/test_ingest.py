@@ -279,3 +279,18 @@ def test_distribution_check_compares_with_the_previous_version(
     assert check["status"] == "failed"
     assert check["severity"] == "warn"
     assert second.status == "accepted"
+
+
+def test_appended_rows_may_not_repeat_keys_of_the_previous_version(
+    workspace: Workspace, credit: pl.DataFrame, tmp_path: Path
+) -> None:
+    _api.ingest_path(workspace, _write(credit.head(1000), tmp_path / "a.csv"))
+    overlap = credit.slice(900, 300)  # IDs 901-1000 are already in credit@1
+    second = _api.ingest_path(workspace, _write(overlap, tmp_path / "b.csv"))
+    assert second.rows_in == second.rows_versioned + second.rows_quarantined
+    merged = load_version(workspace, "credit@2")
+    assert merged["ID"].n_unique() == merged.height
+    repeated = _api.quarantine(workspace, "credit", batch=second.batch)
+    assert set(range(901, 1001)) <= set(repeated["ID"].cast(pl.Int64).to_list())
+    names = {n for checks in repeated["_loopline_failed_checks"].to_list() for n in checks}
+    assert "ID.unique" in names

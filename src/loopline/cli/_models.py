@@ -139,7 +139,7 @@ def models_show(
     card: Annotated[bool, typer.Option(help="Print the model card.")] = False,
     json_output: Json = False,
 ) -> None:
-    """A version's metrics, gates and signature (``--card`` for its model card)."""
+    """A version's metrics, gates and signature (--card prints its model card)."""
     ws = workspace()
     info = api.show_model(ws, ref)
     text = api.model_card(ws, ref) if card else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +36,11 @@ def init(
     if template not in TEMPLATES:
         raise ProjectError(
             f"Unknown template {template!r}.", hint=f"Choose one of: {', '.join(TEMPLATES)}."
+        )
+    if not re.match(r"^[a-z][a-z0-9_-]{0,62}$", name):
+        raise ProjectError(
+            f"{name!r} is not a use-case name; nothing was written.",
+            hint="Start with a letter; use lower-case letters, digits, - and _ (at most 63).",
         )
     target = (directory or Path(name)).resolve()
     files = render_template(template, name)

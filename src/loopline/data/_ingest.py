@@ -27,6 +27,7 @@ from loopline.data._openlineage_ingest import IngestLineage
 from loopline.data._profile import profile_frame
 from loopline.data._quarantine import write_quarantine
 from loopline.data._read import SourceFile, read_source
+from loopline.data._repeats import quarantine_repeats
 from loopline.data._tables import (
     content_hash,
     read_table_version,
@@ -184,18 +185,20 @@ def _store(
     say("writing the new version")
     uri = table_uri(ws.settings.data_uri, dataset)
     parent_table = parent.table_version if parent else None
+    good, bad, report = result.good, result.bad, result.report.to_dict()
+    if mode == "append" and parent_table is not None:
+        good, bad, report = quarantine_repeats(uri, parent_table, contract, good, bad, report)
     with ThreadPoolExecutor(max_workers=1) as pool:
         # the new version's summary is computed while its files are written
-        summary = pool.submit(_summarise, uri, parent_table, result.good, mode)
+        summary = pool.submit(_summarise, uri, parent_table, good, mode)
         table_version = write_table_version(
             uri,
-            result.good,
+            good,
             batch=batch_id,
             mode=mode,
             expected_version=parent_table,
             metadata={"loopline.batch": uid, "loopline.dataset": dataset},
         )
-        bad = result.bad
         write_quarantine(
             q_uri,
             bad.drop("_row", "_failed_checks"),
@@ -206,7 +209,6 @@ def _store(
         )
         say("profiling")
         snapshot, profile, digest = summary.result()
-    report = result.report.to_dict()
     with ws.store.transaction() as session:
         record = dataset_record(session, dataset, ws.actor)
         parent = latest_version(session, record.id)
@@ -237,7 +239,7 @@ def _store(
         session.flush()
         batch = session.get_one(IngestBatch, batch_id)
         batch.status = "accepted"
-        batch.rows_versioned = result.good.height
+        batch.rows_versioned = good.height
         batch.rows_quarantined = bad.height
         batch.version_id = version.id
         batch.report = report
@@ -274,7 +276,7 @@ def _store(
         dataset=dataset,
         version=number,
         rows_in=frame.height,
-        rows_versioned=result.good.height,
+        rows_versioned=good.height,
         rows_quarantined=bad.height,
         status="accepted",
         batch=uid,

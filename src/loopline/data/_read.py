@@ -53,8 +53,8 @@ def _format_of(path: Path) -> str:
     if kind is None:
         raise DataError(
             f"Cannot tell the format of {path.name}.",
-            hint="Use a .csv, .tsv, .parquet, .jsonl or .ndjson file (optionally .gz), "
-            "or pass --format csv|parquet|jsonl.",
+            hint="Use a .csv, .tsv, .parquet, .jsonl or .ndjson file (optionally .gz); "
+            "rename the file if its extension is wrong.",
         )
     return kind
 

@@ -185,6 +185,11 @@ def promote(
             f"Cannot promote to {to!r}.", hint=f"Use one of: {', '.join(_PROMOTABLE_TO)}."
         )
     version = get_version(session, ref)
+    if version.state == "archived":
+        raise RegistryError(
+            f"{version.use_case}@{version.version} is archived.",
+            hint="An archived champion comes back with `loopline rollback`; otherwise train anew.",
+        )
     if version.state == "rejected":
         raise RegistryError(
             f"{version.use_case}@{version.version} was rejected by its gates and can never serve.",
@@ -239,6 +244,11 @@ def archive(
             hint="Promote another version or `loopline rollback` first.",
         )
     before = version.state
+    challenger = current_alias(session, version.use_case, "challenger")
+    if challenger is not None and challenger.id == version.id:
+        _move_alias(
+            session, None, use_case=version.use_case, alias="challenger", actor=actor, reason=reason
+        )
     version.state = "archived"
     record_audit(
         session,
@@ -312,7 +322,23 @@ def rollback(
             hint="Promote another version instead.",
         )
     restored = session.get_one(ModelVersion, target_id)
+    # the event that first made `restored` champion says what came before it: a second rollback
+    # goes one step further back instead of undoing the first
+    installed = session.scalar(
+        select(AliasEvent)
+        .where(
+            AliasEvent.use_case == use_case,
+            AliasEvent.alias == "champion",
+            AliasEvent.model_version_id == restored.id,
+            AliasEvent.id < event.id,
+        )
+        .order_by(AliasEvent.id.desc())
+        .limit(1)
+    )
     _move_alias(session, restored, use_case=use_case, alias="champion", actor=actor, reason=reason)
+    latest = _latest_alias_event(session, use_case, "champion")
+    if latest is not None:
+        latest.previous_version_id = installed.previous_version_id if installed else None
     current.state = "archived"
     restored.state = "champion"
     record_audit(

@@ -182,7 +182,10 @@ def train(
         classes=classes,
         positive_class=spec.objective.positive_class,
     )
-    split = split_rows(frame, training.split, target=spec.objective.target, seed=training.seed)
+    split_spec = training.split
+    if task == "regression" and split_spec.method == "stratified":
+        split_spec = split_spec.model_copy(update={"method": "random"})  # nothing to stratify on
+    split = split_rows(frame, split_spec, target=spec.objective.target, seed=training.seed)
     run_uid = str(uuid.uuid4())
     started = time.perf_counter()
     with ws.store.transaction() as session:
@@ -243,7 +246,9 @@ def _fit_and_register(
     data = frame.to_pandas()
     labels = data[target]
     parts = {name: data.iloc[getattr(split, name)] for name in ("train", "calibration", "test")}
-    pipeline = build_pipeline(signature, training.estimator, dict(training.params))
+    pipeline = build_pipeline(
+        signature, training.estimator, dict(training.params), seed=training.seed
+    )
     say(f"fitting {training.estimator} on {len(parts['train'])} rows")
     tick = time.perf_counter()
     try:

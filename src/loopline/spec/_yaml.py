@@ -64,7 +64,7 @@ def _build(node: yaml.Node, path: Path_, out: LocatedYAML, loader: yaml.SafeLoad
     if isinstance(node, yaml.MappingNode):
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
+            key = _scalar(key_node, (*path, "?"), out, loader)
             if not isinstance(key, str | int | float | bool) and key is not None:
                 key = str(key)
             child: Path_ = (*path, str(key))
@@ -82,4 +82,20 @@ def _build(node: yaml.Node, path: Path_, out: LocatedYAML, loader: yaml.SafeLoad
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(item, (*path, i), out, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    return _scalar(node, path, out, loader)
+
+
+def _scalar(node: yaml.Node, path: Path_, out: LocatedYAML, loader: yaml.SafeLoader) -> Any:
+    """A scalar's value; one YAML cannot represent (e.g. the date 2024-13-01) is a problem."""
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, yaml.YAMLError) as exc:
+        out.problems.append(
+            Problem(
+                loc=path,
+                code="invalid-value",
+                msg=f"{node.value!r} cannot be read ({exc}); quote it to keep it as text",
+                line=node.start_mark.line + 1,
+            )
+        )
+        return node.value

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import numpy as np
@@ -44,7 +45,16 @@ def import_estimator(path: str) -> type[Any]:
     return estimator
 
 
-def build_pipeline(signature: Signature, estimator_path: str, params: dict[str, Any]) -> Pipeline:
+def _accepts(estimator_class: type[Any], name: str) -> bool:
+    try:
+        return name in inspect.signature(estimator_class).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def build_pipeline(
+    signature: Signature, estimator_path: str, params: dict[str, Any], *, seed: int | None = None
+) -> Pipeline:
     """Impute numbers (median) and categories (most frequent), one-hot encode categories, fit.
 
     Raises:
@@ -59,6 +69,13 @@ def build_pipeline(signature: Signature, estimator_path: str, params: dict[str, 
             f"{estimator_path} has no {', '.join(missing)} method.",
             hint=f"A {signature.task} estimator needs {', '.join(needed)}.",
         )
+    params = dict(params)
+    if (
+        seed is not None
+        and "random_state" not in params
+        and _accepts(estimator_class, "random_state")
+    ):
+        params["random_state"] = seed  # the project's seed makes the fit reproducible
     try:
         estimator = estimator_class(**params)
     except Exception as exc:
