@@ -166,7 +166,19 @@ def approve_model(ws: Workspace, ref: str, *, reason: str | None) -> dict[str, A
 
 def rollback_champion(ws: Workspace, use_case: str, *, reason: str | None) -> dict[str, Any]:
     """Return the champion alias to the previous champion; audited."""
+    from loopline.serving import current_deployment, rollback_deployment
+
     with ws.store.transaction() as session:
+        deployment = current_deployment(session, use_case)
+        if deployment is not None:
+            before = [a["version"] for a in deployment.arms if a["role"] != "shadow"]
+            after = rollback_deployment(session, use_case, actor=ws.actor, reason=reason)
+            return {
+                "use_case": use_case,
+                "from": max(before),
+                "to": after.arms[0]["version"],
+                "revision": after.revision,
+            }
         previous, restored = rollback(session, use_case, actor=ws.actor, reason=reason)
         return {"use_case": use_case, "from": previous.version, "to": restored.version}
 

@@ -94,10 +94,22 @@ def demo(
                         [(g["gate"], g["verdict"]) for g in step["gates"]],
                     )
                 )
-            elif step["step"] == "promote":
-                console.print(f"{step['model']} promoted to {step['state']}")
+            elif step["step"] == "deploy":
+                console.print(f"{step['model']} deployed as champion (revision {step['revision']})")
             elif step["step"] == "openlineage":
                 console.print(f"{step['events']} OpenLineage events in {step['file']}")
         console.print(f"\nExplore: cd {project} && loopline datasets show credit@2")
 
     Output(json_output).result(summary.to_dict(), render)
+    if no_serve or settings.ci or not any(s["step"] == "deploy" for s in summary.steps):
+        return
+    import uvicorn
+
+    from loopline._workspace import Workspace
+    from loopline.serving import create_app
+
+    console.print(
+        "\nServing on http://127.0.0.1:8000 (OpenAPI at /docs); Ctrl-C to stop.\n"
+        "Try: curl -s localhost:8000/v2/models/credit-default"
+    )
+    uvicorn.run(create_app(Workspace(settings)), host="127.0.0.1", port=8000, log_level="warning")

@@ -12,7 +12,8 @@ from typing import Any
 import polars as pl
 
 from loopline import _api
-from loopline._api_models import promote_model, train_model
+from loopline._api_models import train_model
+from loopline._api_serving import deploy_model
 from loopline._check import check_project
 from loopline._workspace import Workspace
 from loopline.errors import LooplineError, ProjectError
@@ -158,13 +159,13 @@ def run_demo(
             gates=[{"gate": g["gate"], "verdict": g["verdict"]} for g in trained.gates],
         )
         if trained.state == "candidate":
-            promoted = promote_model(
+            deployed = deploy_model(
                 ws,
                 f"{trained.use_case}@{trained.version}",
-                to="champion",
+                strategy="direct",
                 reason="demo: first model that passed its gates",
             )
-            summary.add("promote", model=promoted["model"], state=promoted["state"])
+            summary.add("deploy", model=deployed["arms"][0]["model"], revision=deployed["revision"])
         events = settings.openlineage_file
         count = len(events.read_text().splitlines()) if events.exists() else 0
         summary.add("openlineage", file=str(events), events=count)

@@ -37,6 +37,7 @@ __all__ = [
     "Contract",
     "Dataset",
     "DatasetVersion",
+    "Deployment",
     "GateResult",
     "IngestBatch",
     "LineageEdge",
@@ -292,6 +293,29 @@ class Approval(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Deployment(Base):
+    """One revision of what a use case serves: arms with roles and traffic weights. Append-only.
+
+    The current deployment of a use case is its latest revision; every change (deploy, canary
+    step, promotion, rollback) writes a new one, so serving replicas hot-reload by polling for a
+    newer revision, and "what served at time t" is one query.
+    """
+
+    __tablename__ = "deployments"
+    __table_args__ = (UniqueConstraint("use_case", "revision"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    revision: Mapped[int]
+    strategy: Mapped[str] = mapped_column(String(20))
+    arms: Mapped[list[Any]]
+    salt: Mapped[str] = mapped_column(String(64))
+    state: Mapped[dict[str, Any]]
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,331 @@
+"""The ASGI app: loopline's predict API, the MLflow scoring protocol, the Open Inference Protocol
+v2, health and Prometheus metrics — one FastAPI app on uvicorn.
+
+Bodies are parsed by hand (orjson) rather than through pydantic models: every protocol has its
+own exact request and error shapes, and a bad request must get a 4xx in the caller's protocol,
+never a 500.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+from loopline._version import __version__
+from loopline._workspace import Workspace
+from loopline.errors import LooplineError, Problem, ServingError
+from loopline.serving import _mlflow, _oip
+from loopline.serving._router import ROUTE_HEADER
+from loopline.serving._runtime import Runtime
+
+__all__ = ["MAX_BODY_BYTES", "create_app"]
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+
+
+class _Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        labels = ("use_case", "model_version", "arm", "status")
+        self.requests = Counter(
+            "loopline_requests_total", "Prediction requests.", labels, registry=self.registry
+        )
+        self.latency = Histogram(
+            "loopline_request_latency_seconds",
+            "Prediction latency.",
+            labels,
+            registry=self.registry,
+            buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0),
+        )
+        self.rows = Histogram(
+            "loopline_batch_rows",
+            "Rows per request.",
+            ("use_case",),
+            registry=self.registry,
+            buckets=(1, 2, 5, 10, 50, 100, 500, 1000, 10000),
+        )
+        self.decisions = Counter(
+            "loopline_decisions_total",
+            "Decisions by reason.",
+            ("use_case", "decision", "reason"),
+            registry=self.registry,
+        )
+        self.queue = Gauge(
+            "loopline_log_queue_depth", "Prediction log records waiting.", registry=self.registry
+        )
+        self.errors = Counter(
+            "loopline_request_errors_total",
+            "Refused requests.",
+            ("status",),
+            registry=self.registry,
+        )
+
+
+def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def _body(request: Request) -> bytes:
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > MAX_BODY_BYTES:
+        raise ServingError(
+            f"The body is {length} bytes; the limit is {MAX_BODY_BYTES}.",
+            status=413,
+            hint="Send fewer rows per request.",
+        )
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise ServingError(f"The body is over {MAX_BODY_BYTES} bytes.", status=413)
+    return body
+
+
+def _parse_json(body: bytes) -> Any:
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ServingError(f"The body is not valid JSON: {exc}.", status=400) from exc
+
+
+def _native_error(error: LooplineError) -> Response:
+    status = getattr(error, "status", 400 if isinstance(error, ServingError) else 500)
+    return _json({"error": error.to_dict()}, status=status)
+
+
+def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float = 0.0) -> FastAPI:
+    """The serving app for the workspace's project (runtime started in the lifespan)."""
+    runtime = Runtime(ws, reload_seconds=reload_seconds, max_wait_ms=max_wait_ms)
+    metrics = _Metrics()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await runtime.start()
+        try:
+            yield
+        finally:
+            await runtime.stop()
+
+    app = FastAPI(
+        title="loopline",
+        version=__version__,
+        lifespan=lifespan,
+        description="Predictions (loopline, MLflow scoring, Open Inference Protocol v2), "
+        "health and metrics.",
+    )
+    app.state.runtime = runtime
+    app.state.metrics = metrics
+
+    async def guarded(
+        render_error: Callable[[LooplineError], Response], work: Callable[[], Awaitable[Response]]
+    ) -> Response:
+        try:
+            return await work()
+        except LooplineError as error:
+            metrics.errors.labels(str(getattr(error, "status", 500))).inc()
+            return render_error(error)
+
+    def observe(use_case: str, answer: Any, status: str) -> None:
+        labels = (
+            use_case,
+            answer.predictions[0]["model_version"] if answer.predictions else "",
+            answer.arm["role"],
+            status,
+        )
+        metrics.requests.labels(*labels).inc()
+        metrics.latency.labels(*labels).observe(answer.latency_ms / 1000)
+        metrics.rows.labels(use_case).observe(len(answer.predictions))
+        for item in answer.predictions:
+            for reason in item["reasons"] or ["none"]:
+                metrics.decisions.labels(use_case, item["decision"], reason.split(":")[0]).inc()
+
+    @app.post("/api/v1/predict/{use_case}", tags=["predictions"])
+    async def predict(use_case: str, request: Request) -> Response:
+        """Predict for ``{"records": [...], "unit_key": optional}``."""
+
+        async def work() -> Response:
+            payload = _parse_json(await _body(request))
+            if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+                raise ServingError(
+                    'The body must be {"records": [{...}, ...]}.',
+                    status=400,
+                    problems=[Problem(("records",), "missing-field", "records is required")],
+                )
+            unknown = set(payload) - {"records", "unit_key"}
+            if unknown:
+                raise ServingError(
+                    f"Unknown keys {sorted(unknown)}.",
+                    status=400,
+                    hint='Send {"records": [...], "unit_key": "..."}.',
+                )
+            unit_key = payload.get("unit_key")
+            answer = await runtime.predict(
+                use_case,
+                payload["records"],
+                unit_key=None if unit_key is None else str(unit_key),
+                pinned=request.headers.get(ROUTE_HEADER),
+            )
+            observe(use_case, answer, "200")
+            return _json(
+                {"request_id": answer.request_id, "predictions": answer.predictions},
+                headers={ROUTE_HEADER: answer.arm["model"]},
+            )
+
+        return await guarded(_native_error, work)
+
+    @app.post("/invocations", tags=["mlflow"])
+    async def invocations(request: Request) -> Response:
+        """The MLflow scoring protocol."""
+
+        async def work() -> Response:
+            use_case = runtime.default_use_case()
+            _, champion = _served(use_case, None)
+            records = _mlflow.parse_invocation(
+                await _body(request),
+                request.headers.get("content-type"),
+                signature=champion.model.signature,
+            )
+            answer = await runtime.predict(
+                use_case, records, pinned=request.headers.get(ROUTE_HEADER)
+            )
+            observe(use_case, answer, "200")
+            return _json(_mlflow.invocation_response([p["prediction"] for p in answer.predictions]))
+
+        def error(err: LooplineError) -> Response:
+            status, body = _mlflow.mlflow_error(err)
+            return _json(body, status=status)
+
+        return await guarded(error, work)
+
+    @app.get("/ping", tags=["mlflow"])
+    async def ping() -> Response:
+        return PlainTextResponse("\n", status_code=200 if runtime.ready else 503)
+
+    @app.get("/health", tags=["mlflow"])
+    async def health() -> Response:
+        return PlainTextResponse("\n", status_code=200 if runtime.ready else 503)
+
+    @app.get("/version", tags=["mlflow"])
+    async def version() -> Response:
+        return PlainTextResponse(__version__)
+
+    @app.get("/healthz", tags=["operations"])
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz", tags=["operations"])
+    async def readyz() -> Response:
+        ready = runtime.ready and bool(runtime.use_cases)
+        return _json(
+            {"ready": ready, "use_cases": sorted(runtime.use_cases)}, status=200 if ready else 503
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    async def prometheus() -> Response:
+        metrics.queue.set(runtime.log.depth)
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    def oip_error(err: LooplineError) -> Response:
+        status, body = _oip.oip_error(err)
+        return _json(body, status=status)
+
+    @app.get("/v2/health/live", tags=["open inference"])
+    async def v2_live() -> Response:
+        return _json({"live": True})
+
+    @app.get("/v2/health/ready", tags=["open inference"])
+    async def v2_ready() -> Response:
+        ready = runtime.ready and bool(runtime.use_cases)
+        return _json({"ready": ready}, status=200 if ready else 503)
+
+    @app.get("/v2", tags=["open inference"])
+    async def v2_server() -> Response:
+        return _json(_oip.server_metadata("loopline", __version__, []))
+
+    def _served(name: str, version: str | None) -> Any:
+        use_case = runtime.use_case(name)
+        champion = next(a for a in use_case.arms if a["role"] == "champion")
+        key = champion["model_version_id"]
+        if version is not None:
+            matches = [k for k, s in use_case.models.items() if str(s.version) == version]
+            if not matches:
+                raise ServingError(f"Model {name} has no served version {version}.", status=404)
+            key = matches[0]
+        return use_case, use_case.models[key]
+
+    @app.get("/v2/models/{name}", tags=["open inference"])
+    @app.get("/v2/models/{name}/versions/{version}", tags=["open inference"])
+    async def v2_model(name: str, version: str | None = None) -> Response:
+        async def work() -> Response:
+            use_case, served = _served(name, version)
+            versions = sorted(str(s.version) for s in use_case.models.values())
+            return _json(_oip.model_metadata(name, versions, served.model.signature))
+
+        return await guarded(oip_error, work)
+
+    @app.get("/v2/models/{name}/ready", tags=["open inference"])
+    @app.get("/v2/models/{name}/versions/{version}/ready", tags=["open inference"])
+    async def v2_model_ready(name: str, version: str | None = None) -> Response:
+        async def work() -> Response:
+            _served(name, version)
+            return _json({"name": name, "ready": True})
+
+        return await guarded(oip_error, work)
+
+    @app.post("/v2/models/{name}/infer", tags=["open inference"])
+    @app.post("/v2/models/{name}/versions/{version}/infer", tags=["open inference"])
+    async def v2_infer(name: str, request: Request, version: str | None = None) -> Response:
+        async def work() -> Response:
+            _, served = _served(name, version)
+            payload = _parse_json(await _body(request))
+            if not isinstance(payload, dict):
+                raise ServingError("The inference request must be a JSON object.", status=400)
+            records, request_id, _params = _oip.parse_infer_request(payload, served.model.signature)
+            pinned = served.name if version is not None else request.headers.get(ROUTE_HEADER)
+            answer = await runtime.predict(name, records, pinned=pinned)
+            observe(name, answer, "200")
+            outputs = _outputs(answer.predictions, _oip.prediction_datatype(served.model.signature))
+            version_served = str(answer.predictions[0]["model_version"].split("@")[1])
+            body = _oip.infer_response(
+                name,
+                version_served,
+                request_id,
+                outputs,
+                requested=_oip.requested_outputs(payload),
+            )
+            return _json(body)
+
+        return await guarded(oip_error, work)
+
+    return app
+
+
+def _outputs(
+    predictions: list[dict[str, Any]], label_type: str
+) -> dict[str, tuple[str, list[Any]]]:
+    first = predictions[0]
+    outputs: dict[str, tuple[str, list[Any]]] = {
+        "predict": (label_type, [p["prediction"] for p in predictions]),
+        "decision": ("BYTES", [p["decision"] for p in predictions]),
+    }
+    if first.get("probability") is not None:
+        outputs["probability"] = ("FP64", [p["probability"] for p in predictions])
+    if first.get("confidence") is not None:
+        outputs["confidence"] = ("FP64", [p["confidence"] for p in predictions])
+    return outputs

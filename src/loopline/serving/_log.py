@@ -1,0 +1,154 @@
+"""The prediction log: every answer, written off the response path, in batches, to Parquet.
+
+Why Parquet files and not the metadata database: monitoring reads millions of logged predictions
+by time window and column, which columnar files serve an order of magnitude faster than row
+inserts into SQLite or PostgreSQL; files are append-only by construction (each flush writes a new
+file under a unique name, renamed into place), so many server replicas can log concurrently
+without coordination; and any engine (polars, DuckDB, Spark) reads them. Layout:
+``<home>/predictions/<use_case>/date=YYYY-MM-DD/<time>-<uuid>.parquet``.
+
+Records go through a bounded queue: when it is full, the request waits (backpressure) rather than
+dropping a record. On graceful shutdown the queue is drained and flushed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+__all__ = ["PredictionLog", "read_predictions"]
+
+_SCHEMA: dict[str, pl.DataType] = {
+    "prediction_id": pl.String(),
+    "request_id": pl.String(),
+    "use_case": pl.String(),
+    "model_version": pl.String(),
+    "arm": pl.String(),
+    "unit_key": pl.String(),
+    "decision": pl.String(),
+    "reasons": pl.List(pl.String()),
+    "prediction": pl.String(),
+    "probability": pl.Float64(),
+    "confidence": pl.Float64(),
+    "latency_ms": pl.Float64(),
+    "shadow": pl.Boolean(),
+    "at": pl.Datetime("us", "UTC"),
+    "inputs": pl.String(),
+}
+
+
+class PredictionLog:
+    """Batches records and writes them to Parquet files in a background task.
+
+    Args:
+        root: The folder of the log (``<home>/predictions``).
+        max_queue: Records held in memory at most; beyond it, callers wait.
+        flush_rows: Write a file once this many records are waiting.
+        flush_seconds: Write at least this often while records are waiting.
+    """
+
+    def __init__(
+        self,
+        root: Path,
+        *,
+        max_queue: int = 50_000,
+        flush_rows: int = 2_000,
+        flush_seconds: float = 0.5,
+    ) -> None:
+        self.root = root
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queue)
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.written = 0
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def depth(self) -> int:
+        """Records waiting to be written."""
+        return self.queue.qsize()
+
+    def start(self) -> None:
+        """Start the writer on the running loop."""
+        if self._task is None:
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def put(self, records: list[dict[str, Any]]) -> None:
+        """Queue records; waits while the queue is full."""
+        for record in records:
+            await self.queue.put(record)
+
+    async def stop(self) -> None:
+        """Write everything queued, then stop."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._flush(self._drain())
+
+    def _drain(self) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        while not self.queue.empty() and len(batch) < self.flush_rows:
+            batch.append(self.queue.get_nowait())
+        return batch
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            first = await self.queue.get()
+            batch = [first]
+            deadline = loop.time() + self.flush_seconds
+            while len(batch) < self.flush_rows and loop.time() < deadline:
+                batch.extend(self._drain())
+                if len(batch) < self.flush_rows:
+                    await asyncio.sleep(0.01)
+            await self._flush(batch)
+
+    async def _flush(self, batch: list[dict[str, Any]]) -> None:
+        if batch:
+            await asyncio.to_thread(write_records, self.root, batch)
+            self.written += len(batch)
+
+
+def write_records(root: Path, records: list[dict[str, Any]]) -> None:
+    """Write records as one Parquet file per use case and day (atomic rename)."""
+    frame = pl.DataFrame(
+        [
+            {
+                **r,
+                "prediction": json.dumps(r["prediction"]),
+                "inputs": json.dumps(r["inputs"], default=str),
+            }
+            for r in records
+        ],
+        schema=_SCHEMA,
+    )
+    for (use_case, day), part in frame.group_by(
+        pl.col("use_case"), pl.col("at").dt.date(), maintain_order=True
+    ):
+        folder = root / str(use_case) / f"date={day}"
+        folder.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%H%M%S%f")
+        final = folder / f"{stamp}-{uuid.uuid4().hex[:12]}.parquet"
+        temporary = folder / f".{final.name}.tmp"
+        part.write_parquet(temporary)
+        os.replace(temporary, final)
+
+
+def read_predictions(root: Path, use_case: str, *, since: datetime | None = None) -> pl.DataFrame:
+    """Logged predictions of a use case (optionally since a time), oldest first."""
+    folder = root / use_case
+    if not any(folder.glob("date=*/*.parquet")):
+        return pl.DataFrame(schema=_SCHEMA)
+    frame = pl.scan_parquet(str(folder / "date=*" / "*.parquet"), hive_partitioning=False)
+    if since is not None:
+        frame = frame.filter(pl.col("at") >= since)
+    return frame.sort("at").collect()

@@ -1,0 +1,284 @@
+"""The serving runtime: loaded models, their micro-batchers, routing and hot reload.
+
+A replica loads the latest deployment revision of each use case it serves, and polls the store
+every ``reload_seconds`` for a newer one. A new revision's models are loaded in a thread while
+the old ones keep answering; then the routing table is swapped in one assignment, and the old
+batchers are drained and stopped after a grace period. No request fails during a swap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from loopline._workspace import Workspace
+from loopline.errors import ServingError
+from loopline.registry import load_model
+from loopline.serving._batcher import MicroBatcher
+from loopline.serving._deployments import current_deployment
+from loopline.serving._inputs import validate_records
+from loopline.serving._log import PredictionLog
+from loopline.serving._router import choose_arm
+from loopline.serving._scoring import DecisionPolicy, score_frame
+from loopline.spec import ProjectSpec
+from loopline.store import ModelVersion
+from loopline.training import TrainedModel
+
+__all__ = ["Answer", "Runtime", "ServedModel"]
+
+MAX_ROWS = 10_000
+_LOG = logging.getLogger("loopline.serving")
+
+
+@dataclass
+class ServedModel:
+    """One loaded model version and its batcher."""
+
+    name: str
+    version: int
+    model: TrainedModel
+    batcher: MicroBatcher
+
+
+@dataclass
+class _UseCase:
+    spec: ProjectSpec
+    revision: int
+    salt: str
+    arms: list[dict[str, Any]]
+    models: dict[int, ServedModel]
+    policy: DecisionPolicy
+
+
+@dataclass
+class Answer:
+    """The answers to one request."""
+
+    request_id: str
+    arm: dict[str, Any]
+    predictions: list[dict[str, Any]]
+    latency_ms: float
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Runtime:
+    """Everything a replica needs to answer predictions for the project's use case."""
+
+    def __init__(
+        self,
+        ws: Workspace,
+        *,
+        reload_seconds: float = 2.0,
+        max_batch_rows: int = 256,
+        max_wait_ms: float = 0.0,
+    ) -> None:
+        self.ws = ws
+        self.reload_seconds = reload_seconds
+        self.max_batch_rows = max_batch_rows
+        self.max_wait_ms = max_wait_ms
+        self.use_cases: dict[str, _UseCase] = {}
+        self.log = PredictionLog(ws.settings.home / "predictions")
+        self.ready = False
+        self.reloads = 0
+        self._task: asyncio.Task[None] | None = None
+        self._retired: list[MicroBatcher] = []
+
+    async def start(self) -> None:
+        """Load the current deployment and start the log writer and the reload loop."""
+        self.log.start()
+        await self.reload()
+        self.ready = True
+        self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def stop(self) -> None:
+        """Stop polling, answer queued requests, flush the prediction log."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for use_case in self.use_cases.values():
+            for served in use_case.models.values():
+                await served.batcher.stop()
+        for batcher in self._retired:
+            await batcher.stop()
+        await self.log.stop()
+
+    async def _poll(self) -> None:
+        while True:
+            await asyncio.sleep(self.reload_seconds)
+            try:
+                await self.reload()
+            except Exception:  # a failed reload keeps the current models serving
+                _LOG.exception("reloading the deployment failed; the current models keep serving")
+
+    async def reload(self) -> bool:
+        """Load a newer deployment revision if there is one; returns whether anything changed."""
+        spec = self.ws.project.spec
+        with self.ws.store.transaction() as session:
+            deployment = current_deployment(session, spec.name)
+            if deployment is None:
+                return False
+            current = self.use_cases.get(spec.name)
+            if current is not None and current.revision == deployment.revision:
+                return False
+            wanted = {
+                arm["model_version_id"]: session.get_one(ModelVersion, arm["model_version_id"])
+                for arm in deployment.arms
+            }
+            found = {
+                key: (v.use_case, v.version, v.artifact_prefix, v.manifest_sha256)
+                for key, v in wanted.items()
+            }
+            revision, salt, arms = deployment.revision, deployment.salt, list(deployment.arms)
+        models: dict[int, ServedModel] = {}
+        for key, (use_case, version, prefix, manifest) in found.items():
+            if current is not None and key in current.models:
+                models[key] = current.models[key]
+                continue
+            model = await asyncio.to_thread(load_model, self.ws.objects, prefix, manifest)
+            batcher = MicroBatcher(
+                functools.partial(score_frame, model),
+                max_batch_rows=self.max_batch_rows,
+                max_wait_ms=self.max_wait_ms,
+            )
+            models[key] = ServedModel(f"{use_case}@{version}", version, model, batcher)
+        self.use_cases[spec.name] = _UseCase(
+            spec, revision, salt, arms, models, DecisionPolicy(spec.serving.escalation)
+        )
+        if current is not None:
+            self._retired += [s.batcher for k, s in current.models.items() if k not in models]
+        self.reloads += 1
+        return True
+
+    def use_case(self, name: str) -> _UseCase:
+        """The runtime of a use case, or a 404 error naming the ones served."""
+        found = self.use_cases.get(name)
+        if found is None:
+            served = ", ".join(sorted(self.use_cases)) or "none"
+            raise ServingError(
+                f"No deployed use case {name!r}.",
+                status=404,
+                hint=f"Use cases served here: {served}. Deploy with `loopline deploy`.",
+            )
+        return found
+
+    def default_use_case(self) -> str:
+        """The one use case this replica serves (for protocols without a use-case path)."""
+        if not self.use_cases:
+            raise ServingError(
+                "Nothing is deployed yet.",
+                status=503,
+                hint="Deploy a model with `loopline deploy USE_CASE@VERSION`.",
+            )
+        return next(iter(self.use_cases))
+
+    async def predict(
+        self,
+        name: str,
+        records: list[dict[str, Any]],
+        *,
+        unit_key: str | None = None,
+        pinned: str | None = None,
+    ) -> Answer:
+        """Validate, route, score (micro-batched), decide and log one request."""
+        started = time.perf_counter()
+        use_case = self.use_case(name)
+        arm = choose_arm(use_case.arms, salt=use_case.salt, unit_key=unit_key, pinned=pinned)
+        served = use_case.models[arm["model_version_id"]]
+        frame, out_of_range = validate_records(records, served.model.signature, max_rows=MAX_ROWS)
+        answers = await served.batcher.submit(frame)
+        request_id = uuid.uuid4().hex
+        latency_ms = (time.perf_counter() - started) * 1000
+        now = datetime.now(timezone.utc)
+        logged = []
+        for index, answer in enumerate(answers):
+            decision, reasons = use_case.policy.decide(answer, out_of_range[index])
+            answer.update(
+                prediction_id=uuid.uuid4().hex,
+                decision=decision,
+                reasons=reasons,
+                model_version=served.name,
+                arm=arm["role"],
+            )
+            logged.append(
+                _record(name, request_id, unit_key, answer, records[index], latency_ms, now)
+            )
+        await self.log.put(logged)
+        for shadow in (a for a in use_case.arms if a["role"] == "shadow"):
+            asyncio.get_running_loop().create_task(
+                self._shadow(name, use_case, shadow, frame, records, request_id, unit_key)
+            )
+        return Answer(request_id, arm, answers, latency_ms)
+
+    async def _shadow(
+        self,
+        name: str,
+        use_case: _UseCase,
+        arm: dict[str, Any],
+        frame: Any,
+        records: list[dict[str, Any]],
+        request_id: str,
+        unit_key: str | None,
+    ) -> None:
+        served = use_case.models.get(arm["model_version_id"])
+        if served is None:
+            return
+        started = time.perf_counter()
+        try:
+            answers = await served.batcher.submit(frame)
+        except Exception:  # a failing shadow never affects callers
+            return
+        latency_ms = (time.perf_counter() - started) * 1000
+        now = datetime.now(timezone.utc)
+        logged = []
+        for index, answer in enumerate(answers):
+            answer.update(
+                prediction_id=uuid.uuid4().hex,
+                decision="shadow",
+                reasons=[],
+                model_version=served.name,
+                arm="shadow",
+            )
+            logged.append(
+                _record(
+                    name, request_id, unit_key, answer, records[index], latency_ms, now, shadow=True
+                )
+            )
+        await self.log.put(logged)
+
+
+def _record(
+    use_case: str,
+    request_id: str,
+    unit_key: str | None,
+    answer: dict[str, Any],
+    inputs: dict[str, Any],
+    latency_ms: float,
+    at: datetime,
+    *,
+    shadow: bool = False,
+) -> dict[str, Any]:
+    return {
+        "prediction_id": answer["prediction_id"],
+        "request_id": request_id,
+        "use_case": use_case,
+        "model_version": answer["model_version"],
+        "arm": answer["arm"],
+        "unit_key": unit_key,
+        "decision": answer["decision"],
+        "reasons": answer["reasons"],
+        "prediction": answer["prediction"],
+        "probability": answer.get("probability", answer.get("score")),
+        "confidence": answer.get("confidence"),
+        "latency_ms": latency_ms,
+        "shadow": shadow,
+        "at": at,
+        "inputs": inputs,
+    }

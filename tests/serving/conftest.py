@@ -1,0 +1,99 @@
+"""A real server on loopback, serving a model trained on the bundled example."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+import yaml
+
+from loopline import _api, _api_models, _api_serving
+from loopline._workspace import Workspace
+from loopline.serving import create_app
+from tests.conftest import EXAMPLE
+
+
+@dataclass
+class Server:
+    """A running server and the workspace behind it."""
+
+    url: str
+    ws: Workspace
+    app: Any
+    thread: threading.Thread
+    server: uvicorn.Server
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=30)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_server(ws: Workspace, *, reload_seconds: float = 0.3) -> Server:
+    """Start uvicorn in a thread on a free loopback port; wait until it is ready."""
+    app = create_app(ws, reload_seconds=reload_seconds)
+    port = _free_port()
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return Server(url, ws, app, thread, server)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    server.should_exit = True
+    raise RuntimeError("the server did not become ready")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The credit example: ingested, a fast model trained and deployed, served on loopback."""
+    import shutil
+
+    from loopline.settings import load_settings
+
+    project = tmp_path_factory.mktemp("serving") / "credit-default"
+    shutil.copytree(EXAMPLE, project)
+    path = project / "loopline.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["training"]["params"] = {"max_iter": 30}
+    doc["gates"] = ["roc_auc >= 0.7"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ws = Workspace(load_settings({"LOOPLINE_ACTOR": "tester"}, project_dir=project))
+    _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
+    _api_models.train_model(ws)
+    _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")
+    server = start_server(ws)
+    yield server
+    server.stop()
+    ws.close()
+
+
+@pytest.fixture(scope="module")
+def rows(served: Server) -> list[dict[str, Any]]:
+    """Real input rows (without ID and target) from the dataset."""
+    frame = _api.load("credit", project=served.ws.settings.project_dir).head(600)
+    return frame.drop("ID", "default_payment_next_month").to_dicts()
+
+
+def project_dir(server: Server) -> Path:
+    return server.ws.settings.project_dir

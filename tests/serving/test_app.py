@@ -1,0 +1,197 @@
+"""The serving app over real HTTP on loopback: answers, errors, routing, reload, log, metrics."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from typing import Any
+
+import httpx
+import pytest
+from scipy.stats import chisquare
+
+from loopline import _api_models, _api_serving
+from loopline.serving import read_predictions, unit_position
+from tests.serving.conftest import Server
+
+
+def test_native_predict_answers_every_field(served: Server, rows: list[dict[str, Any]]) -> None:
+    response = httpx.post(f"{served.url}/api/v1/predict/credit-default", json={"records": rows[:3]})
+    assert response.status_code == 200
+    body = response.json()
+    assert len(body["request_id"]) == 32
+    assert len(body["predictions"]) == 3
+    for answer in body["predictions"]:
+        assert set(answer) >= {
+            "prediction_id",
+            "prediction",
+            "probability",
+            "confidence",
+            "prediction_set",
+            "decision",
+            "reasons",
+            "model_version",
+            "arm",
+        }
+        assert answer["prediction"] in (0, 1)
+        assert 0.5 <= answer["confidence"] <= 1
+        assert answer["decision"] in ("auto", "review")
+        assert (answer["decision"] == "review") == bool(answer["reasons"])
+        assert answer["model_version"] == "credit-default@1"
+        assert answer["arm"] == "champion"
+    assert response.headers["x-loopline-route"] == "credit-default@1"
+
+
+def test_answers_match_the_registered_model(served: Server, rows: list[dict[str, Any]]) -> None:
+    import pandas as pd
+
+    model = _api_models.load_trained_model(served.ws, "credit-default@1")
+    expected = model.positive_proba(pd.DataFrame(rows[:50]))
+    body = httpx.post(
+        f"{served.url}/api/v1/predict/credit-default", json={"records": rows[:50]}
+    ).json()
+    got = [p["probability"] for p in body["predictions"]]
+    assert got == pytest.approx(list(expected), abs=1e-12)
+
+
+def test_bad_records_get_field_level_422(served: Server, rows: list[dict[str, Any]]) -> None:
+    bad = [dict(rows[0], AGE="old"), {k: v for k, v in rows[1].items() if k != "LIMIT_BAL"}]
+    response = httpx.post(f"{served.url}/api/v1/predict/credit-default", json={"records": bad})
+    assert response.status_code == 422
+    problems = response.json()["error"]["problems"]
+    assert {tuple(p["loc"]) for p in problems} >= {
+        ("records", 0, "AGE"),
+        ("records", 1, "LIMIT_BAL"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("body", "status"),
+    [(b"{not json", 400), (b'{"rows": []}', 400), (b'{"records": []}', 400), (b"[1, 2]", 400)],
+)
+def test_malformed_bodies_are_4xx_never_500(served: Server, body: bytes, status: int) -> None:
+    response = httpx.post(
+        f"{served.url}/api/v1/predict/credit-default",
+        content=body,
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == status
+    assert "error" in response.json()
+
+
+def test_too_many_rows_is_413(served: Server, rows: list[dict[str, Any]]) -> None:
+    response = httpx.post(
+        f"{served.url}/api/v1/predict/credit-default",
+        json={"records": rows[:1] * 10_001},
+        timeout=60,
+    )
+    assert response.status_code == 413
+
+
+def test_unknown_use_case_is_404(served: Server, rows: list[dict[str, Any]]) -> None:
+    response = httpx.post(f"{served.url}/api/v1/predict/nope", json={"records": rows[:1]})
+    assert response.status_code == 404
+    assert "credit-default" in response.json()["error"]["hint"]
+
+
+def test_operations_endpoints(served: Server, rows: list[dict[str, Any]]) -> None:
+    httpx.post(f"{served.url}/api/v1/predict/credit-default", json={"records": rows[:2]})
+    assert httpx.get(f"{served.url}/healthz").json() == {"status": "ok"}
+    assert httpx.get(f"{served.url}/readyz").json()["ready"] is True
+    metrics = httpx.get(f"{served.url}/metrics").text
+    assert 'loopline_requests_total{arm="champion",model_version="credit-default@1"' in metrics
+    assert "loopline_log_queue_depth" in metrics
+    assert httpx.get(f"{served.url}/openapi.json").json()["info"]["title"] == "loopline"
+
+
+def test_concurrent_requests_are_micro_batched(served: Server, rows: list[dict[str, Any]]) -> None:
+    runtime = served.app.state.runtime
+    batcher = next(iter(runtime.use_cases["credit-default"].models.values())).batcher
+    before = len(batcher.batch_sizes)
+    errors: list[int] = []
+
+    def call(i: int) -> None:
+        r = httpx.post(f"{served.url}/api/v1/predict/credit-default", json={"records": [rows[i]]})
+        if r.status_code != 200:
+            errors.append(r.status_code)
+
+    threads = [threading.Thread(target=call, args=(i,)) for i in range(64)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    sizes = batcher.batch_sizes[before:]
+    assert sum(sizes) == 64
+    assert len(sizes) < 64  # at least some requests shared a vectorised call
+
+
+def test_assignment_is_sticky_and_matches_weights() -> None:
+    arms = [
+        {"model": "a", "role": "champion", "weight": 0.7},
+        {"model": "b", "role": "challenger", "weight": 0.3},
+    ]
+    from loopline.serving import choose_arm
+
+    picks = [choose_arm(arms, salt="exp-1", unit_key=f"user-{i}")["model"] for i in range(4000)]
+    again = [choose_arm(arms, salt="exp-1", unit_key=f"user-{i}")["model"] for i in range(4000)]
+    assert picks == again
+    counts = Counter(picks)
+    assert chisquare([counts["a"], counts["b"]], [2800, 1200]).pvalue > 0.001
+    assert unit_position("exp-1", "user-1") != unit_position("exp-2", "user-1")
+
+
+def test_hot_reload_switches_champion_with_zero_failed_requests(
+    served: Server, rows: list[dict[str, Any]]
+) -> None:
+    _api_models.train_model(served.ws)
+    failures: list[str] = []
+    versions: list[str] = []
+    stop = threading.Event()
+
+    def load() -> None:
+        with httpx.Client() as client:
+            while not stop.is_set():
+                r = client.post(
+                    f"{served.url}/api/v1/predict/credit-default", json={"records": rows[:2]}
+                )
+                if r.status_code != 200:
+                    failures.append(r.text)
+                else:
+                    versions.append(r.json()["predictions"][0]["model_version"])
+
+    threads = [threading.Thread(target=load) for _ in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    _api_serving.deploy_model(served.ws, "credit-default@2", strategy="direct", reason="newer")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (not versions or versions[-1] != "credit-default@2"):
+        time.sleep(0.1)
+    time.sleep(0.3)
+    stop.set()
+    for t in threads:
+        t.join()
+    assert failures == []
+    assert versions[0] == "credit-default@1"
+    assert versions[-1] == "credit-default@2"
+    _api_models.rollback_champion(served.ws, "credit-default", reason="back for other tests")
+
+
+def test_every_answer_is_logged(served: Server, rows: list[dict[str, Any]]) -> None:
+    body = httpx.post(
+        f"{served.url}/api/v1/predict/credit-default",
+        json={"records": rows[:5], "unit_key": "customer-7"},
+    ).json()
+    ids = {p["prediction_id"] for p in body["predictions"]}
+    deadline = time.monotonic() + 10
+    logged = set()
+    while time.monotonic() < deadline and not ids <= logged:
+        frame = read_predictions(served.ws.settings.home / "predictions", "credit-default")
+        logged = set(frame["prediction_id"].to_list())
+        time.sleep(0.2)
+    assert ids <= logged
+    frame = read_predictions(served.ws.settings.home / "predictions", "credit-default")
+    mine = frame.filter(frame["request_id"] == body["request_id"])
+    assert mine["unit_key"].to_list() == ["customer-7"] * 5
