@@ -14,6 +14,11 @@ PACKAGES = [
     "loopline.spec",
     "loopline.store",
     "loopline.demo",
+    "loopline.charts",
+    "loopline.registry",
+    "loopline.runs",
+    "loopline.serving",
+    "loopline.training",
 ]
 
 

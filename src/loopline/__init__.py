@@ -14,6 +14,7 @@ and pipelines::
 from __future__ import annotations
 
 from loopline._api import ingest, load
+from loopline._api_serving import predictions
 from loopline._version import __version__
 from loopline._workspace import Workspace, open_workspace
 from loopline.data import Contract, infer_contract, load_contract, validate
@@ -35,5 +36,6 @@ __all__ = [
     "load_project",
     "load_settings",
     "open_workspace",
+    "predictions",
     "validate",
 ]

@@ -22,6 +22,7 @@ from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
 from loopline.serving._batcher import MicroBatcher
+from loopline.serving._canary import CanaryWatch
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import validate_records
 from loopline.serving._log import PredictionLog
@@ -89,6 +90,8 @@ class Runtime:
         self.reloads = 0
         self._task: asyncio.Task[None] | None = None
         self._retired: list[MicroBatcher] = []
+        self.canary = CanaryWatch()
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         """Load the current deployment and start the log writer and the reload loop."""
@@ -193,9 +196,18 @@ class Runtime:
         arm = choose_arm(use_case.arms, salt=use_case.salt, unit_key=unit_key, pinned=pinned)
         served = use_case.models[arm["model_version_id"]]
         frame, out_of_range = validate_records(records, served.model.signature, max_rows=MAX_ROWS)
-        answers = await served.batcher.submit(frame)
+        try:
+            answers = await served.batcher.submit(frame)
+        except Exception as exc:
+            self._watch(name, use_case, arm, failed=True, latency_ms=0.0)
+            raise ServingError(
+                f"{served.name} failed to predict: {type(exc).__name__}.",
+                status=500,
+                hint="The model raised on valid input; the error is in the server log.",
+            ) from exc
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - started) * 1000
+        self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
         for index, answer in enumerate(answers):
@@ -212,10 +224,31 @@ class Runtime:
             )
         await self.log.put(logged)
         for shadow in (a for a in use_case.arms if a["role"] == "shadow"):
-            asyncio.get_running_loop().create_task(
-                self._shadow(name, use_case, shadow, frame, records, request_id, unit_key)
-            )
+            self._spawn(self._shadow(name, use_case, shadow, frame, records, request_id, unit_key))
         return Answer(request_id, arm, answers, latency_ms)
+
+    def _spawn(self, work: Any) -> None:
+        """Run ``work`` in the background, keeping a reference until it is done."""
+        task = asyncio.get_running_loop().create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _watch(
+        self, name: str, use_case: _UseCase, arm: dict[str, Any], *, failed: bool, latency_ms: float
+    ) -> None:
+        if arm["role"] != "canary":
+            return
+        self.canary.record(name, use_case.revision, failed=failed, latency_ms=latency_ms)
+        rollout = use_case.spec.serving.rollout
+        if self.canary.due(name, use_case.revision, rollout):
+            self._spawn(self._decide_canary(name, use_case.revision, rollout))
+
+    async def _decide_canary(self, name: str, revision: int, rollout: Any) -> None:
+        try:
+            await asyncio.to_thread(self.canary.decide, self.ws, name, revision, rollout)
+            await self.reload()
+        except Exception:  # the next reload or request tries again
+            _LOG.exception("the canary decision failed")
 
     async def _shadow(
         self,
