@@ -36,6 +36,58 @@ __all__ = ["MAX_BODY_BYTES", "create_app"]
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
+def _json_body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+_RECORDS = {"type": "array", "items": {"type": "object"}, "minItems": 1}
+_PREDICT_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["records"],
+        "properties": {"records": _RECORDS, "unit_key": {"type": "string"}},
+        "additionalProperties": False,
+    }
+)
+_INVOCATIONS_BODY = _json_body(
+    {
+        "type": "object",
+        "properties": {
+            "dataframe_split": {"type": "object"},
+            "dataframe_records": _RECORDS,
+            "instances": _RECORDS,
+            "inputs": {"type": "object"},
+        },
+        "minProperties": 1,
+        "maxProperties": 1,
+    }
+)
+_INFER_BODY = _json_body(
+    {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "parameters": {"type": "object"},
+            "inputs": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "required": ["name", "shape", "datatype", "data"],
+                    "properties": {
+                        "name": {"type": "string"},
+                        "shape": {"type": "array", "items": {"type": "integer"}},
+                        "datatype": {"type": "string"},
+                        "data": {"type": "array"},
+                    },
+                },
+            },
+            "outputs": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+)
+
+
 class _Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
@@ -155,7 +207,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
             for reason in item["reasons"] or ["none"]:
                 metrics.decisions.labels(use_case, item["decision"], reason.split(":")[0]).inc()
 
-    @app.post("/api/v1/predict/{use_case}", tags=["predictions"])
+    @app.post("/api/v1/predict/{use_case}", tags=["predictions"], openapi_extra=_PREDICT_BODY)
     async def predict(use_case: str, request: Request) -> Response:
         """Predict for ``{"records": [...], "unit_key": optional}``."""
 
@@ -189,7 +241,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
         return await guarded(_native_error, work)
 
-    @app.post("/invocations", tags=["mlflow"])
+    @app.post("/invocations", tags=["mlflow"], openapi_extra=_INVOCATIONS_BODY)
     async def invocations(request: Request) -> Response:
         """The MLflow scoring protocol."""
 
@@ -288,8 +340,12 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
         return await guarded(oip_error, work)
 
-    @app.post("/v2/models/{name}/infer", tags=["open inference"])
-    @app.post("/v2/models/{name}/versions/{version}/infer", tags=["open inference"])
+    @app.post("/v2/models/{name}/infer", tags=["open inference"], openapi_extra=_INFER_BODY)
+    @app.post(
+        "/v2/models/{name}/versions/{version}/infer",
+        tags=["open inference"],
+        openapi_extra=_INFER_BODY,
+    )
     async def v2_infer(name: str, request: Request, version: str | None = None) -> Response:
         async def work() -> Response:
             _, served = _served(name, version)
