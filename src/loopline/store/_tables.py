@@ -31,13 +31,18 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 __all__ = [
     "AliasEvent",
+    "ApiToken",
     "Approval",
     "AuditEvent",
     "Base",
+    "Case",
+    "CaseEvent",
     "Contract",
     "Dataset",
     "DatasetVersion",
+    "DecisionPolicyRecord",
     "Deployment",
+    "Feedback",
     "GateResult",
     "IngestBatch",
     "LineageEdge",
@@ -45,6 +50,8 @@ __all__ = [
     "ModelVersion",
     "Run",
     "UseCase",
+    "User",
+    "WebSession",
     "utcnow",
 ]
 
@@ -318,4 +325,119 @@ class Deployment(Base):
     state: Mapped[dict[str, Any]]
     actor: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class User(Base):
+    """A person who uses loopline, with one role: admin, maintainer, reviewer or viewer."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    role: Mapped[str] = mapped_column(String(20))
+    password_hash: Mapped[str | None] = mapped_column(String(300))
+    disabled: Mapped[bool] = mapped_column(default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ApiToken(Base):
+    """An API token with scopes; only its SHA-256 is stored, never the secret."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    scopes: Mapped[list[Any]]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+
+class WebSession(Base):
+    """A signed-in browser session, with its CSRF token; only hashes are stored."""
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    secret_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    csrf_hash: Mapped[str] = mapped_column(String(64))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+
+class Case(Base):
+    """An escalated prediction waiting for (or decided by) a person."""
+
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    prediction_id: Mapped[str] = mapped_column(String(64), unique=True)
+    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    model_version: Mapped[str] = mapped_column(String(100))
+    inputs: Mapped[dict[str, Any]]
+    recommendation: Mapped[dict[str, Any]]
+    reasons: Mapped[list[Any]]
+    out_of_range: Mapped[list[Any]]
+    priority: Mapped[float] = mapped_column(index=True)
+    tier: Mapped[int] = mapped_column(default=0)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    audit_sample: Mapped[bool] = mapped_column(default=False)
+    sampling_probability: Mapped[float | None]
+    double_review: Mapped[bool] = mapped_column(default=False)
+    due_at: Mapped[datetime] = mapped_column(index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200))
+    lease_expires_at: Mapped[datetime | None]
+    decision: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
+    decided_by: Mapped[str | None] = mapped_column(String(200))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class CaseEvent(Base):
+    """Everything that happened to a case: claims, releases, decisions, escalations, breaches."""
+
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(30))
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Feedback(Base):
+    """The true outcome of a prediction: a reviewer's decision, a late label, an audit label."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("prediction_id", "source"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    prediction_id: Mapped[str] = mapped_column(String(64), index=True)
+    source: Mapped[str] = mapped_column(String(20))
+    label: Mapped[dict[str, Any]]
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    dataset_version_id: Mapped[int | None] = mapped_column(ForeignKey("dataset_versions.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class DecisionPolicyRecord(Base):
+    """A tuned escalation policy, versioned with the model version it belongs to."""
+
+    __tablename__ = "decision_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"), index=True)
+    policy: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
