@@ -25,6 +25,7 @@ error without them::
     ├── RegistryError           a model version does not exist or cannot move as asked
     │   └── GateFailedError     a promotion was refused by failing gates (has problems)
     ├── ServingError            a request cannot be served (has problems and an HTTP status)
+    ├── ReviewError             a case or feedback operation is refused (has an HTTP status)
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -48,6 +49,7 @@ __all__ = [
     "Problem",
     "ProjectError",
     "RegistryError",
+    "ReviewError",
     "ServingError",
     "SettingsError",
     "StoreError",
@@ -245,6 +247,16 @@ class ServingError(LooplineError):
     """
 
     code = "request-invalid"
+
+    def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.status = status
+
+
+class ReviewError(LooplineError):
+    """A case cannot be claimed or decided as asked, or feedback is refused; ``status`` is HTTP."""
+
+    code = "review-refused"
 
     def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
         super().__init__(message, **kwargs)  # type: ignore[arg-type]

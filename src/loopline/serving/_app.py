@@ -28,6 +28,7 @@ from loopline._version import __version__
 from loopline._workspace import Workspace
 from loopline.errors import LooplineError, Problem, ServingError
 from loopline.serving import _mlflow, _oip
+from loopline.serving._review_routes import add_review_routes
 from loopline.serving._router import ROUTE_HEADER
 from loopline.serving._runtime import Runtime
 
@@ -369,6 +370,18 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
         return await guarded(oip_error, work)
 
+    async def actor(request: Request, permission: str) -> str:
+        # authentication plugs in here; without it the workspace's actor acts
+        return ws.actor
+
+    def classes(use_case: str) -> list[Any]:
+        served = runtime.use_cases.get(use_case)
+        if served is None:
+            return []
+        champion = next(a for a in served.arms if a["role"] == "champion")
+        return list(served.models[champion["model_version_id"]].model.classes)
+
+    add_review_routes(app, ws, actor, classes, lambda: dict(runtime.recent))
     return app
 
 

@@ -12,8 +12,10 @@ import asyncio
 import contextlib
 import functools
 import logging
+import random
 import time
 import uuid
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -21,13 +23,14 @@ from typing import Any
 from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
+from loopline.review import EscalationPolicy, open_case
 from loopline.serving._batcher import MicroBatcher
 from loopline.serving._canary import CanaryWatch
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import validate_records
 from loopline.serving._log import PredictionLog
 from loopline.serving._router import choose_arm
-from loopline.serving._scoring import DecisionPolicy, score_frame
+from loopline.serving._scoring import score_frame
 from loopline.spec import ProjectSpec
 from loopline.store import ModelVersion
 from loopline.training import TrainedModel
@@ -35,6 +38,7 @@ from loopline.training import TrainedModel
 __all__ = ["Answer", "Runtime", "ServedModel"]
 
 MAX_ROWS = 10_000
+_RECENT = 200_000
 _LOG = logging.getLogger("loopline.serving")
 
 
@@ -55,7 +59,7 @@ class _UseCase:
     salt: str
     arms: list[dict[str, Any]]
     models: dict[int, ServedModel]
-    policy: DecisionPolicy
+    policy: EscalationPolicy
 
 
 @dataclass
@@ -92,6 +96,8 @@ class Runtime:
         self._retired: list[MicroBatcher] = []
         self.canary = CanaryWatch()
         self._background: set[asyncio.Task[None]] = set()
+        # prediction id -> request id of recent answers, for feedback posted before a log flush
+        self.recent: OrderedDict[str, str] = OrderedDict()
 
     async def start(self) -> None:
         """Load the current deployment and start the log writer and the reload loop."""
@@ -153,7 +159,12 @@ class Runtime:
             )
             models[key] = ServedModel(f"{use_case}@{version}", version, model, batcher)
         self.use_cases[spec.name] = _UseCase(
-            spec, revision, salt, arms, models, DecisionPolicy(spec.serving.escalation)
+            spec,
+            revision,
+            salt,
+            arms,
+            models,
+            EscalationPolicy(spec.serving.escalation, spec.objective.costs),
         )
         if current is not None:
             self._retired += [s.batcher for k, s in current.models.items() if k not in models]
@@ -210,22 +221,51 @@ class Runtime:
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
-        for index, answer in enumerate(answers):
-            decision, reasons = use_case.policy.decide(answer, out_of_range[index])
+        escalations = use_case.policy.decide(answers, frame, out_of_range)
+        cases: list[dict[str, Any]] = []
+        for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
+            answer.pop("decided_positive", None)
             answer.update(
                 prediction_id=uuid.uuid4().hex,
-                decision=decision,
-                reasons=reasons,
+                decision=escalation.decision,
+                reasons=escalation.reasons,
                 model_version=served.name,
                 arm=arm["role"],
             )
+            if escalation.decision == "review" or escalation.audit_sample:
+                case_id = str(uuid.uuid4())
+                if escalation.decision == "review":
+                    answer["case_id"] = case_id
+                cases.append(
+                    _case(
+                        name,
+                        request_id,
+                        answer,
+                        records[index],
+                        out_of_range[index],
+                        escalation,
+                        case_id,
+                        use_case.spec,
+                    )
+                )
             logged.append(
                 _record(name, request_id, unit_key, answer, records[index], latency_ms, now)
             )
+        for answer in answers:
+            self.recent[answer["prediction_id"]] = request_id
+        while len(self.recent) > _RECENT:
+            self.recent.popitem(last=False)
+        if cases:  # durable before the caller is told a person will decide
+            await asyncio.to_thread(self._open_cases, cases)
         await self.log.put(logged)
         for shadow in (a for a in use_case.arms if a["role"] == "shadow"):
             self._spawn(self._shadow(name, use_case, shadow, frame, records, request_id, unit_key))
         return Answer(request_id, arm, answers, latency_ms)
+
+    def _open_cases(self, cases: list[dict[str, Any]]) -> None:
+        with self.ws.store.transaction() as session:
+            for case in cases:
+                open_case(session, **case)
 
     def _spawn(self, work: Any) -> None:
         """Run ``work`` in the background, keeping a reference until it is done."""
@@ -279,12 +319,47 @@ class Runtime:
                 model_version=served.name,
                 arm="shadow",
             )
+            answer.pop("decided_positive", None)
             logged.append(
                 _record(
                     name, request_id, unit_key, answer, records[index], latency_ms, now, shadow=True
                 )
             )
         await self.log.put(logged)
+
+
+def _case(
+    use_case: str,
+    request_id: str,
+    answer: dict[str, Any],
+    inputs: dict[str, Any],
+    out_of_range: list[str],
+    escalation: Any,
+    case_id: str,
+    spec: ProjectSpec,
+) -> dict[str, Any]:
+    recommendation = {
+        k: answer.get(k)
+        for k in ("prediction", "probability", "confidence", "prediction_set", "interval")
+        if k in answer
+    }
+    return {
+        "use_case": use_case,
+        "prediction_id": answer["prediction_id"],
+        "request_id": request_id,
+        "model_version": answer["model_version"],
+        "inputs": inputs,
+        "recommendation": recommendation,
+        "reasons": escalation.reasons,
+        "out_of_range": out_of_range,
+        "priority": escalation.expected_cost_auto,
+        "sla_hours": spec.serving.escalation.sla_hours,
+        "audit_sample": escalation.audit_sample,
+        "sampling_probability": escalation.sampling_probability,
+        "double_review": escalation.decision == "review"
+        and random.random() < spec.serving.escalation.double_review_rate,  # noqa: S311
+        "uid": case_id,
+    }
 
 
 def _record(

@@ -1,9 +1,6 @@
-"""Turning model outputs into answers: prediction, probability, confidence, set, decision.
+"""Turning model outputs into answers: prediction, probability, confidence, set or interval.
 
-The decision here is the simple policy of the serving layer: ``review`` when the calibrated
-confidence is below ``serving.escalation.confidence_below`` or the conformal set is ambiguous
-(when conformal escalation is configured), ``auto`` otherwise. The full escalation policy (cost
-band, out-of-distribution, business rules, audit sample) plugs in through :class:`DecisionPolicy`.
+Decisions (``auto`` or ``review``) are added by the escalation policy (``loopline.review``).
 """
 
 from __future__ import annotations
@@ -13,39 +10,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from loopline.spec import EscalationSpec
 from loopline.training import TrainedModel
 
-__all__ = ["DecisionPolicy", "score_frame"]
-
-
-class DecisionPolicy:
-    """Decides ``auto`` or ``review`` for each answer and says why.
-
-    Args:
-        escalation: The project's ``serving.escalation`` section.
-    """
-
-    def __init__(self, escalation: EscalationSpec) -> None:
-        self.escalation = escalation
-
-    def decide(self, answer: dict[str, Any], out_of_range: list[str]) -> tuple[str, list[str]]:
-        """The decision for one answer, with every reason that applies."""
-        reasons = []
-        threshold = self.escalation.confidence_below
-        confidence = answer.get("confidence")
-        if threshold is not None and confidence is not None and confidence < threshold:
-            reasons.append("low_confidence")
-        prediction_set = answer.get("prediction_set")
-        if (
-            self.escalation.conformal is not None
-            and prediction_set is not None
-            and len(prediction_set) != 1
-        ):
-            reasons.append("ambiguous_set")
-        if self.escalation.out_of_distribution and out_of_range:
-            reasons.append("out_of_range:" + ",".join(out_of_range))
-        return ("review" if reasons else "auto"), reasons
+__all__ = ["score_frame"]
 
 
 def _plain(value: Any) -> Any:

@@ -272,7 +272,7 @@ class EscalationSpec(_Strict):
 
     confidence_below: float | None = Field(default=None, ge=0, le=1)
     conformal: ConformalEscalation | None = None
-    cost_band: bool = True
+    cost_band: bool = False
     out_of_distribution: bool = False
     novelty_rate: float = Field(default=0.01, gt=0, lt=1)
     rules: tuple[Expression, ...] = ()

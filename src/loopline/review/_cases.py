@@ -1,0 +1,341 @@
+"""Cases: escalated predictions that people claim, decide, escalate or skip.
+
+A case is claimed with a lease (15 minutes by default): while the lease holds, nobody else can
+claim or decide it; when it expires, anyone may claim it again. Deciding needs the lease.
+Actions:
+
+- ``accept``: the model's recommendation is right; it becomes the label.
+- ``override``: the person's ``label`` (one of the model's classes) replaces it.
+- ``escalate``: up one tier, back to the queue, lease released.
+- ``skip``: back to the queue for someone else, lease released.
+
+Decisions (accept, override) become feedback (``source = review``, or ``audit`` for audit
+samples). A declared share of cases is double-reviewed: after the first decision the case waits
+for a second reviewer, and both decisions are kept for the agreement statistic.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from loopline.errors import ReviewError
+from loopline.store import Case, CaseEvent, Feedback, record_audit, utcnow
+
+__all__ = [
+    "ACTIONS",
+    "LEASE",
+    "case_dict",
+    "claim_case",
+    "decide_case",
+    "escalate_overdue",
+    "get_case",
+    "list_cases",
+    "open_case",
+]
+
+ACTIONS = ("accept", "override", "escalate", "skip")
+LEASE = timedelta(minutes=15)
+
+
+def open_case(
+    session: Session,
+    *,
+    use_case: str,
+    prediction_id: str,
+    request_id: str,
+    model_version: str,
+    inputs: dict[str, Any],
+    recommendation: dict[str, Any],
+    reasons: list[str],
+    out_of_range: list[str],
+    priority: float | None,
+    sla_hours: float,
+    audit_sample: bool = False,
+    sampling_probability: float | None = None,
+    double_review: bool = False,
+    uid: str | None = None,
+) -> Case:
+    """Open a case for an escalated (or audit-sampled) prediction."""
+    now = utcnow()
+    case = Case(
+        uid=uid or str(uuid.uuid4()),
+        use_case=use_case,
+        prediction_id=prediction_id,
+        request_id=request_id,
+        model_version=model_version,
+        inputs=inputs,
+        recommendation=recommendation,
+        reasons=reasons,
+        out_of_range=out_of_range,
+        priority=priority or 0.0,
+        tier=0,
+        status="open",
+        audit_sample=audit_sample,
+        sampling_probability=sampling_probability,
+        double_review=double_review,
+        due_at=now + timedelta(hours=sla_hours),
+        created_at=now,
+    )
+    session.add(case)
+    session.flush()
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor="system",
+            action="open",
+            detail={"reasons": reasons, "audit_sample": audit_sample},
+            at=now,
+        )
+    )
+    return case
+
+
+def get_case(session: Session, uid: str) -> Case:
+    """The case with id ``uid``.
+
+    Raises:
+        ReviewError: No such case (404).
+    """
+    case = session.scalar(select(Case).where(Case.uid == uid))
+    if case is None:
+        raise ReviewError(
+            f"No case {uid!r}.", status=404, hint="List cases with GET /api/v1/cases."
+        )
+    return case
+
+
+def list_cases(
+    session: Session,
+    *,
+    use_case: str | None = None,
+    status: str | None = None,
+    tier: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+) -> Sequence[Case]:
+    """Cases by priority (highest expected cost first), then by due time."""
+    query = select(Case).order_by(Case.priority.desc(), Case.due_at, Case.id)
+    if use_case:
+        query = query.where(Case.use_case == use_case)
+    if status:
+        query = query.where(Case.status.in_(status.split(",")))
+    if tier is not None:
+        query = query.where(Case.tier == tier)
+    return session.scalars(query.limit(limit).offset(offset)).all()
+
+
+def _lease_held(case: Case, now: datetime) -> bool:
+    return (
+        case.claimed_by is not None
+        and case.lease_expires_at is not None
+        and case.lease_expires_at > now
+    )
+
+
+def claim_case(session: Session, uid: str, *, actor: str, lease: timedelta = LEASE) -> Case:
+    """Claim a case for ``lease``; refused (409) while someone else's lease holds."""
+    case = get_case(session, uid)
+    now = utcnow()
+    if case.status == "decided":
+        raise ReviewError(f"Case {uid} is already decided.", status=409)
+    if _lease_held(case, now) and case.claimed_by != actor:
+        raise ReviewError(
+            f"Case {uid} is claimed by {case.claimed_by} until "
+            f"{case.lease_expires_at:%H:%M:%S} UTC.",
+            status=409,
+            hint="Pick another case; the lease expires if they do not decide.",
+        )
+    if case.status == "second_review" and (case.decision or {}).get("by") == actor:
+        raise ReviewError(f"Case {uid} needs a second reviewer other than {actor}.", status=409)
+    case.claimed_by = actor
+    case.lease_expires_at = now + lease
+    if case.status == "open":
+        case.status = "claimed"
+    session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor=actor,
+            action="claim",
+            detail={"lease_expires_at": case.lease_expires_at.isoformat()},
+            at=now,
+        )
+    )
+    return case
+
+
+def decide_case(
+    session: Session,
+    uid: str,
+    *,
+    actor: str,
+    action: str,
+    label: Any = None,
+    comment: str | None = None,
+    classes: Sequence[Any] = (),
+) -> Case:
+    """Record a person's decision on a case they hold the lease of.
+
+    Raises:
+        ReviewError: Unknown action or label (400), no lease or an expired one, or an already
+            decided case (409).
+    """
+    if action not in ACTIONS:
+        raise ReviewError(
+            f"Unknown action {action!r}.", status=400, hint=f"Use one of: {', '.join(ACTIONS)}."
+        )
+    case = get_case(session, uid)
+    now = utcnow()
+    if case.status == "decided":
+        raise ReviewError(f"Case {uid} was already decided by {case.decided_by}.", status=409)
+    if case.claimed_by != actor or not _lease_held(case, now):
+        why = "its lease expired" if case.claimed_by == actor else "you have not claimed it"
+        raise ReviewError(
+            f"Cannot decide case {uid}: {why}.",
+            status=409,
+            hint="Claim it first: POST /api/v1/cases/{id}/claim.",
+        )
+    case.claimed_by, case.lease_expires_at = None, None
+    if action in ("escalate", "skip"):
+        if action == "escalate":
+            case.tier += 1
+        case.status = "open" if case.status != "second_review" else "second_review"
+        session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor=actor,
+                action=action,
+                detail={"comment": comment, "tier": case.tier},
+                at=now,
+            )
+        )
+        return case
+    recommended = case.recommendation.get("prediction")
+    if action == "accept":
+        label = recommended
+    elif label is None:
+        raise ReviewError(
+            "An override needs a label.", status=400, hint=f"Send one of: {list(classes)}."
+        )
+    if classes and label not in classes:
+        coerced = next((c for c in classes if str(c) == str(label)), None)
+        if coerced is None:
+            raise ReviewError(
+                f"Unknown label {label!r}.",
+                status=400,
+                hint=f"The model's classes are: {', '.join(map(str, classes))}.",
+            )
+        label = coerced
+    decision = {
+        "action": action,
+        "label": label,
+        "comment": comment,
+        "by": actor,
+        "at": now.isoformat(),
+    }
+    session.add(CaseEvent(case_id=case.id, actor=actor, action="decide", detail=decision, at=now))
+    if case.double_review and case.status != "second_review":
+        case.status = "second_review"
+        case.decision = {**decision, "first": decision}
+        return case
+    first = (case.decision or {}).get("first")
+    case.decision = {**decision, "first": first} if first else decision
+    case.status, case.decided_by, case.decided_at = "decided", actor, now
+    _feedback(session, case, label, actor)
+    record_audit(
+        session,
+        actor=actor,
+        action="case.decide",
+        target_type="case",
+        target=case.uid,
+        use_case=case.use_case,
+        after={"action": action, "label": label},
+        reason=comment,
+    )
+    return case
+
+
+def _feedback(session: Session, case: Case, label: Any, actor: str) -> None:
+    source = "audit" if case.audit_sample else "review"
+    existing = session.scalar(
+        select(Feedback).where(
+            Feedback.prediction_id == case.prediction_id, Feedback.source == source
+        )
+    )
+    if existing is None:
+        session.add(
+            Feedback(
+                use_case=case.use_case,
+                prediction_id=case.prediction_id,
+                source=source,
+                label={"value": label},
+                case_id=case.id,
+                actor=actor,
+            )
+        )
+
+
+def escalate_overdue(session: Session, *, now: datetime | None = None) -> list[Case]:
+    """Move every undecided case past its SLA up one tier, with a new due time and an event."""
+    now = now or utcnow()
+    overdue = session.scalars(
+        select(Case).where(Case.status.in_(("open", "claimed", "second_review")), Case.due_at < now)
+    ).all()
+    for case in overdue:
+        case.tier += 1
+        window = case.due_at - case.created_at
+        case.due_at = now + window
+        session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor="system:sla",
+                action="sla_breach",
+                detail={"tier": case.tier},
+                at=now,
+            )
+        )
+        record_audit(
+            session,
+            actor="system:sla",
+            action="case.sla_breach",
+            target_type="case",
+            target=case.uid,
+            use_case=case.use_case,
+            after={"tier": case.tier},
+        )
+    return list(overdue)
+
+
+def case_dict(case: Case, events: Sequence[CaseEvent] = ()) -> dict[str, Any]:
+    """A JSON-ready case for the API, CLI and UI."""
+    return {
+        "id": case.uid,
+        "use_case": case.use_case,
+        "prediction_id": case.prediction_id,
+        "request_id": case.request_id,
+        "model_version": case.model_version,
+        "status": case.status,
+        "priority": case.priority,
+        "tier": case.tier,
+        "reasons": case.reasons,
+        "out_of_range": case.out_of_range,
+        "recommendation": case.recommendation,
+        "inputs": case.inputs,
+        "audit_sample": case.audit_sample,
+        "sampling_probability": case.sampling_probability,
+        "due_at": case.due_at,
+        "claimed_by": case.claimed_by,
+        "lease_expires_at": case.lease_expires_at,
+        "decision": case.decision,
+        "decided_by": case.decided_by,
+        "decided_at": case.decided_at,
+        "created_at": case.created_at,
+        "history": [
+            {"at": e.at, "actor": e.actor, "action": e.action, "detail": e.detail} for e in events
+        ],
+    }

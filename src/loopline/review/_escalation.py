@@ -1,0 +1,153 @@
+"""The escalation policy: which predictions a person decides, and every reason why.
+
+Reasons, each recorded on the answer and on the case:
+
+- ``low_confidence``: calibrated confidence below ``serving.escalation.confidence_below``.
+- ``cost_band``: with ``cost_band: true``, a binary probability between ``c_review / c_FN`` and
+  ``1 - c_review / c_FP``: there, a review costs less in expectation than either automatic
+  decision (only when that band is not empty).
+- ``ambiguous_set``: with ``conformal`` configured, a prediction set that is not a single class.
+- ``out_of_range:<fields>``: with ``out_of_distribution: true``, values outside the contract's
+  ranges or allowed sets.
+- ``novelty``: with ``out_of_distribution: true``, a novelty score above the threshold that
+  flags ``novelty_rate`` of the training rows (calibrated at training time).
+- ``rule:<expression>``: a business rule over the inputs is true.
+
+Independently of these, ``audit_sample_rate`` of the *automatic* decisions are sampled at random
+for a person to label; the caller still gets the automatic decision, and the sampling
+probability is stored so the quality of automatic decisions can be estimated without bias.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+import polars as pl
+
+from loopline.data._check_rules import compile_rule
+from loopline.expressions import parse
+from loopline.spec import Costs, EscalationSpec
+
+__all__ = ["Escalation", "EscalationPolicy"]
+
+
+@dataclass(frozen=True)
+class Escalation:
+    """The decision for one answer."""
+
+    decision: str  # auto | review
+    reasons: list[str]
+    audit_sample: bool
+    sampling_probability: float
+    expected_cost_auto: float | None
+
+
+class EscalationPolicy:
+    """Evaluates the project's escalation rules on a batch of answers.
+
+    Args:
+        escalation: ``serving.escalation`` of the project file.
+        costs: ``objective.costs``, for the cost band and case priorities.
+        seed: Seed of the audit sampler (``None``: unpredictable).
+        confidence_below: A tuned threshold that overrides the project file's.
+    """
+
+    def __init__(
+        self,
+        escalation: EscalationSpec,
+        costs: Costs,
+        *,
+        seed: int | None = None,
+        confidence_below: float | None = None,
+    ) -> None:
+        self.escalation = escalation
+        self.costs = costs
+        self.threshold = (
+            confidence_below if confidence_below is not None else escalation.confidence_below
+        )
+        self.rules = [(text, compile_rule(parse(text))) for text in escalation.rules]
+        self.random = random.Random(seed)  # noqa: S311  (statistical sampling, not security)
+        fp, fn, review = costs.false_positive, costs.false_negative, costs.review
+        self.band: tuple[float, float] | None = None
+        if escalation.cost_band and fp and fn:
+            low, high = review / fn, 1.0 - review / fp
+            self.band = (low, high) if low < high else None
+
+    def _rules_hit(self, inputs: pd.DataFrame) -> list[list[str]]:
+        hits: list[list[str]] = [[] for _ in range(len(inputs))]
+        if not self.rules:
+            return hits
+        frame = pl.from_pandas(inputs.reset_index(drop=True))
+        for text, expression in self.rules:
+            try:
+                flags = frame.select(expression.fill_null(False).alias("hit"))["hit"].to_list()
+            except pl.exceptions.PolarsError:
+                continue  # a rule naming a column this model does not take cannot fire
+            for index, flag in enumerate(flags):
+                if flag:
+                    hits[index].append(f"rule:{text}")
+        return hits
+
+    def decide(
+        self,
+        answers: list[dict[str, Any]],
+        inputs: pd.DataFrame,
+        out_of_range: list[list[str]],
+        novelty: list[bool] | None = None,
+    ) -> list[Escalation]:
+        """One escalation per answer (answers from ``score_frame``, inputs as validated)."""
+        rules = self._rules_hit(inputs)
+        out = []
+        for index, answer in enumerate(answers):
+            reasons: list[str] = []
+            confidence = answer.get("confidence")
+            if (
+                self.threshold is not None
+                and confidence is not None
+                and confidence < self.threshold
+            ):
+                reasons.append("low_confidence")
+            probability = answer.get("probability")
+            in_band = (
+                self.band is not None
+                and probability is not None
+                and "prediction_set" in answer
+                and self.band[0] <= probability <= self.band[1]
+            )
+            if in_band:
+                reasons.append("cost_band")
+            prediction_set = answer.get("prediction_set")
+            if (
+                self.escalation.conformal is not None
+                and prediction_set is not None
+                and len(prediction_set) != 1
+            ):
+                reasons.append("ambiguous_set")
+            if self.escalation.out_of_distribution:
+                if out_of_range[index]:
+                    reasons.append("out_of_range:" + ",".join(out_of_range[index]))
+                if novelty is not None and novelty[index]:
+                    reasons.append("novelty")
+            reasons += rules[index]
+            expected = self._expected_cost(answer)
+            if reasons:
+                out.append(Escalation("review", reasons, False, 1.0, expected))
+                continue
+            rate = self.escalation.audit_sample_rate
+            sampled = rate > 0 and self.random.random() < rate
+            out.append(Escalation("auto", [], sampled, rate, expected))
+        return out
+
+    def _expected_cost(self, answer: dict[str, Any]) -> float | None:
+        """Expected cost of the automatic decision: the priority of a case."""
+        p = answer.get("probability")
+        if p is None or "prediction_set" not in answer:
+            return None
+        fp, fn = self.costs.false_positive or 0.0, self.costs.false_negative or 0.0
+        decided_positive = answer.get("decided_positive")
+        if decided_positive is None:
+            return float(min((1 - p) * fp, p * fn))
+        return float((1 - p) * fp if decided_positive else p * fn)
