@@ -315,6 +315,8 @@ def _evaluate_and_register(
     )
     timings["evaluate_s"] = time.perf_counter() - tick
     metrics.update(measure_latency(model, parts["test"]))
+    artifacts: dict[str, str | bytes] = dict(plots)
+    artifacts["holdout.parquet"] = _holdout(model, parts["test"], labels.iloc[split.test])
     evaluation["calibration"] = model_calibration
     champion_metrics, comparisons = _compare_with_champion(
         ws, spec.name, model, parts["test"], labels.iloc[split.test], spec.gates, training.seed
@@ -338,7 +340,7 @@ def _evaluate_and_register(
         model,
         metrics,
         evaluation,
-        plots,
+        artifacts,
         outcomes,
         state,
         ref,
@@ -443,7 +445,7 @@ def _register(
     model: TrainedModel,
     metrics: dict[str, Any],
     evaluation: dict[str, Any],
-    plots: dict[str, str],
+    plots: dict[str, str | bytes],
     outcomes: list[GateOutcome],
     state: str,
     ref: DatasetRef,
@@ -474,7 +476,7 @@ def _register(
         calibration=calibration,
     )
     prefix = f"models/{spec.name}/{run_uid}"
-    files = {name: svg.encode() for name, svg in plots.items()}
+    files = {name: data.encode() if isinstance(data, str) else data for name, data in plots.items()}
     files["metrics.json"] = json.dumps(_jsonable(metrics), indent=2).encode()
     files["evaluation.json"] = json.dumps(_jsonable(evaluation), indent=2).encode()
     files["card.json"] = json.dumps(_jsonable(card), indent=2).encode()
@@ -551,6 +553,32 @@ def _register(
         duration_s=duration,
         timings=timings,
     )
+
+
+def _holdout(model: TrainedModel, test: pd.DataFrame, labels: pd.Series) -> bytes:
+    """The test rows' outcomes and answers, kept with the model for threshold tuning and as
+    the monitoring reference (Parquet bytes)."""
+    import io
+
+    if model.task == "regression":
+        predicted = model.predict(test)
+        frame = pl.DataFrame({"y": labels.to_numpy(dtype=np.float64), "prediction": predicted})
+    else:
+        proba = model.predict_proba(test)
+        sets = model.prediction_sets(proba)
+        columns: dict[str, Any] = {
+            "label": [str(v) for v in labels.to_numpy()],
+            "prediction": [str(v) for v in model.predict(test)],
+            "confidence": proba.max(axis=1),
+            "set_size": sets.sum(axis=1),
+        }
+        if model.task == "binary_classification":
+            columns["y"] = binary_outcome(model, labels)
+            columns["probability"] = proba[:, model.positive_index]
+        frame = pl.DataFrame(columns)
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    return buffer.getvalue()
 
 
 def _jsonable(value: Any) -> Any:
