@@ -19,6 +19,8 @@ PACKAGES = [
     "loopline.runs",
     "loopline.serving",
     "loopline.training",
+    "loopline.auth",
+    "loopline.review",
 ]
 
 

@@ -12,6 +12,13 @@ import pytest
 from loopline.cli import app, main
 
 COMMANDS = [
+    "serve",
+    "deploy",
+    "deployments",
+    "review",
+    "feedback",
+    "users",
+    "tokens",
     "init",
     "check",
     "ingest",

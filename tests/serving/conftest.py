@@ -78,7 +78,8 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     doc["training"]["params"] = {"max_iter": 30}
     doc["gates"] = ["roc_auc >= 0.7"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = Workspace(load_settings({"LOOPLINE_ACTOR": "tester"}, project_dir=project))
+    env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "off"}  # auth: tests/serving/test_auth.py
+    ws = Workspace(load_settings(env, project_dir=project))
     _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
     _api_models.train_model(ws)
     _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")

@@ -32,7 +32,9 @@ def two_models(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     doc["gates"] = ["roc_auc >= 0.7"]
     doc["serving"]["rollout"] = {"strategy": "canary", "steps": [0.5, 1.0], "min_requests": 20}
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = Workspace(load_settings({"LOOPLINE_ACTOR": "tester"}, project_dir=project))
+    ws = Workspace(
+        load_settings({"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "off"}, project_dir=project)
+    )
     _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
     _api_models.train_model(ws)
     _api_models.train_model(ws)
@@ -145,6 +147,12 @@ def test_cli_deployments_and_serve_refusal(
     assert main(["--project", project, "deployments", "--json"]) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["use_case"] == "credit-default"
-    assert main(["--project", project, "serve", "--host", "0.0.0.0", "--json"]) == 3
+    import os
+
+    os.environ["LOOPLINE_AUTH"] = "off"
+    try:
+        assert main(["--project", project, "serve", "--host", "0.0.0.0", "--json"]) == 3
+    finally:
+        del os.environ["LOOPLINE_AUTH"]
     error = json.loads(capsys.readouterr().out)["error"]
     assert "Refusing to listen on 0.0.0.0" in error["message"]

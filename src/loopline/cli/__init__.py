@@ -9,6 +9,7 @@ from loopline.cli import _data  # noqa: F401  (ingest, contract, datasets)
 from loopline.cli import _models  # noqa: F401  (train, models, rollback)
 from loopline.cli import _serve  # noqa: F401  (serve, deploy, deployments)
 from loopline.cli import _review  # noqa: F401  (review, feedback)
+from loopline.cli import _auth  # noqa: F401  (users, tokens)
 from loopline.cli import _lineage  # noqa: F401  (lineage, audit)
 from loopline.cli import _demo  # noqa: F401  (demo)
 from loopline.cli._app import app, main

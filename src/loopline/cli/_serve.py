@@ -36,11 +36,11 @@ def serve(
     import uvicorn
 
     ws = workspace()
-    if not _is_loopback(host):
+    if not ws.settings.auth and not _is_loopback(host):
         raise SettingsError(
-            f"Refusing to listen on {host}: authentication is not available in this version, "
-            "and the server never serves a non-loopback address without it.",
-            hint="Listen on 127.0.0.1 and put an authenticating proxy in front.",
+            f"Refusing to listen on {host} with LOOPLINE_AUTH=off: without authentication the "
+            "server only serves loopback addresses.",
+            hint="Turn authentication on (unset LOOPLINE_AUTH) or listen on 127.0.0.1.",
         )
     ws.project  # noqa: B018  (validate the project before binding the port)
     os.environ["LOOPLINE_PROJECT"] = str(ws.settings.project_dir)

@@ -26,6 +26,7 @@ from prometheus_client import (
 
 from loopline._version import __version__
 from loopline._workspace import Workspace
+from loopline.auth import Authenticator, AuthError
 from loopline.errors import LooplineError, Problem, ServingError
 from loopline.serving import _mlflow, _oip
 from loopline.serving._review_routes import add_review_routes
@@ -159,12 +160,13 @@ def _parse_json(body: bytes) -> Any:
 
 def _native_error(error: LooplineError) -> Response:
     status = getattr(error, "status", 400 if isinstance(error, ServingError) else 500)
-    return _json({"error": error.to_dict()}, status=status)
+    return _json({"error": error.to_dict()}, status=status, headers=getattr(error, "headers", None))
 
 
 def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float = 0.0) -> FastAPI:
     """The serving app for the workspace's project (runtime started in the lifespan)."""
     runtime = Runtime(ws, reload_seconds=reload_seconds, max_wait_ms=max_wait_ms)
+    auth = Authenticator(ws.store, ws.settings)
     metrics = _Metrics()
 
     @contextlib.asynccontextmanager
@@ -183,6 +185,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         "health and metrics.",
     )
     app.state.runtime = runtime
+    app.state.auth = auth
     app.state.metrics = metrics
 
     async def guarded(
@@ -213,6 +216,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         """Predict for ``{"records": [...], "unit_key": optional}``."""
 
         async def work() -> Response:
+            await auth.require("predict")(request)
             payload = _parse_json(await _body(request))
             if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
                 raise ServingError(
@@ -247,6 +251,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         """The MLflow scoring protocol."""
 
         async def work() -> Response:
+            await auth.require("predict")(request)
             use_case = runtime.default_use_case()
             _, champion = _served(use_case, None)
             records = _mlflow.parse_invocation(
@@ -324,8 +329,9 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
     @app.get("/v2/models/{name}", tags=["open inference"])
     @app.get("/v2/models/{name}/versions/{version}", tags=["open inference"])
-    async def v2_model(name: str, version: str | None = None) -> Response:
+    async def v2_model(name: str, request: Request, version: str | None = None) -> Response:
         async def work() -> Response:
+            await auth.require("predict")(request)
             use_case, served = _served(name, version)
             versions = sorted(str(s.version) for s in use_case.models.values())
             return _json(_oip.model_metadata(name, versions, served.model.signature))
@@ -334,8 +340,9 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
     @app.get("/v2/models/{name}/ready", tags=["open inference"])
     @app.get("/v2/models/{name}/versions/{version}/ready", tags=["open inference"])
-    async def v2_model_ready(name: str, version: str | None = None) -> Response:
+    async def v2_model_ready(name: str, request: Request, version: str | None = None) -> Response:
         async def work() -> Response:
+            await auth.require("predict")(request)
             _served(name, version)
             return _json({"name": name, "ready": True})
 
@@ -349,6 +356,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
     )
     async def v2_infer(name: str, request: Request, version: str | None = None) -> Response:
         async def work() -> Response:
+            await auth.require("predict")(request)
             _, served = _served(name, version)
             payload = _parse_json(await _body(request))
             if not isinstance(payload, dict):
@@ -371,8 +379,13 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         return await guarded(oip_error, work)
 
     async def actor(request: Request, permission: str) -> str:
-        # authentication plugs in here; without it the workspace's actor acts
-        return ws.actor
+        if permission == "read":  # callers poll their case; reviewers read the queue
+            principal = await auth.authenticate(request)
+            if not (principal.allows("predict") or principal.allows("read")):
+                raise AuthError(f"{principal.name} may not read cases.", code="forbidden")
+        else:
+            principal = await auth.require(permission)(request)
+        return ws.actor if principal.via == "anonymous" else principal.name
 
     def classes(use_case: str) -> list[Any]:
         served = runtime.use_cases.get(use_case)
