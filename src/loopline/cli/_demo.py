@@ -96,6 +96,11 @@ def demo(
                 )
             elif step["step"] == "deploy":
                 console.print(f"{step['model']} deployed as champion (revision {step['revision']})")
+            elif step["step"] == "access":
+                console.print(
+                    f"web UI user [bold]{step['user']}[/], password {step['password']}; "
+                    f"API token (admin): {step['token']}"
+                )
             elif step["step"] == "openlineage":
                 console.print(f"{step['events']} OpenLineage events in {step['file']}")
         console.print(f"\nExplore: cd {project} && loopline datasets show credit@2")

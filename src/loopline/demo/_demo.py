@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from loopline._api_models import train_model
 from loopline._api_serving import deploy_model
 from loopline._check import check_project
 from loopline._workspace import Workspace
+from loopline.auth import add_user, create_token
 from loopline.errors import LooplineError, ProjectError
 from loopline.settings import Settings
 
@@ -166,6 +168,11 @@ def run_demo(
                 reason="demo: first model that passed its gates",
             )
             summary.add("deploy", model=deployed["arms"][0]["model"], revision=deployed["revision"])
+        password = secrets.token_urlsafe(12)
+        with ws.store.transaction() as session:
+            add_user(session, "admin", "admin", password=password, actor="demo")
+            token = create_token(session, "admin", ["admin"], name="demo", actor="demo")
+        summary.add("access", user="admin", password=password, token=token)
         events = settings.openlineage_file
         count = len(events.read_text().splitlines()) if events.exists() else 0
         summary.add("openlineage", file=str(events), events=count)

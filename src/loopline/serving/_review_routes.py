@@ -28,6 +28,7 @@ from loopline.review import (
     list_cases,
     record_feedback,
 )
+from loopline.review._report import review_report
 from loopline.serving._log import read_predictions
 from loopline.store import CaseEvent
 
@@ -177,6 +178,22 @@ def add_review_routes(
                     classes=classes(found.use_case),
                 )
                 return case_dict(decided)
+
+        return await run(work)
+
+    @app.get("/api/v1/metrics/review", tags=["review"])
+    async def review_metrics(request: Request) -> Response:
+        """Automation, overrides, audited precision, backlog, SLA, agreement and cost."""
+        try:
+            await actor(request, "read")
+        except LooplineError as error:
+            return _error(error)
+
+        def work() -> Any:
+            spec = ws.project.spec
+            log = read_predictions(ws.settings.home / "predictions", spec.name)
+            with ws.store.transaction() as session:
+                return review_report(session, spec, log)
 
         return await run(work)
 
