@@ -80,3 +80,34 @@ def test_request_id_serves_for_one_record_requests(
         f"{served.url}/api/v1/feedback", json={"request_id": many["request_id"], "label": 0}
     )
     assert refused.status_code == 400
+
+
+def test_feedback_becomes_a_dataset_version_with_lineage(
+    served: Server, rows: list[dict[str, Any]]
+) -> None:
+    import time
+
+    from loopline import _api
+    from loopline.review._feedback_data import version_feedback
+    from loopline.serving import read_predictions
+
+    answer = _review_answer(served, rows)
+    httpx.post(f"{served.url}/api/v1/cases/{answer['case_id']}/claim")
+    httpx.post(f"{served.url}/api/v1/cases/{answer['case_id']}/decision", json={"action": "accept"})
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        log = read_predictions(served.ws.settings.home / "predictions", "credit-default")
+        if answer["prediction_id"] in set(log["prediction_id"].to_list()):
+            break
+        time.sleep(0.2)
+    result = version_feedback(served.ws)
+    assert result is not None
+    assert result.status == "accepted", result.refusal_reasons
+    assert result.rows_in == result.rows_versioned + result.rows_quarantined
+    frame = _api.load(f"{result.dataset}", project=served.ws.settings.project_dir)
+    decided = frame.filter(frame["prediction_id"] == answer["prediction_id"])
+    assert decided["default_payment_next_month"].to_list() == [answer["prediction"]]
+    assert decided["feedback_source"].to_list() == ["review"]
+    tree = _api.lineage(served.ws, f"{result.dataset}@{result.version}", up=True)
+    assert f"case:{answer['case_id']}" in tree.names()
+    assert version_feedback(served.ws) is None  # nothing new the second time

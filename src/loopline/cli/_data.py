@@ -326,3 +326,28 @@ def datasets_quarantine(
             console.print(f"Exported to {export}. Fix the rows and ingest that file again.")
 
     Output(json_output).result(data, render)
+
+
+@datasets_app.command("feedback")
+def datasets_feedback(json_output: Json = False) -> None:
+    """Turn new labels and review decisions into the next version of the feedback dataset."""
+    from loopline.review._feedback_data import feedback_dataset_name, version_feedback
+
+    ws = workspace()
+    result = version_feedback(ws)
+    data = (
+        result.to_dict()
+        if result
+        else {"dataset": feedback_dataset_name(ws), "status": "nothing new"}
+    )
+
+    def render() -> None:
+        if result is None:
+            console.print("No new feedback to version.")
+        else:
+            console.print(
+                f"{result.status}: {result.dataset}@{result.version} "
+                f"({result.rows_versioned} labelled rows, {result.rows_quarantined} quarantined)"
+            )
+
+    Output(json_output).result(data, render)
