@@ -12,22 +12,42 @@ from loopline.review._cases import (
     get_case,
     list_cases,
     open_case,
+    open_cases,
 )
 from loopline.review._escalation import Escalation, EscalationPolicy
 from loopline.review._feedback import SOURCES, record_feedback
+from loopline.review._tuning import (
+    TARGETS,
+    TunedPolicy,
+    choose_threshold,
+    coverage_risk,
+    current_policy,
+    parse_target,
+    tune_holdout,
+    tune_policy,
+)
 
 __all__ = [
     "ACTIONS",
     "LEASE",
     "SOURCES",
+    "TARGETS",
     "Escalation",
     "EscalationPolicy",
+    "TunedPolicy",
     "case_dict",
+    "choose_threshold",
     "claim_case",
+    "coverage_risk",
+    "current_policy",
     "decide_case",
     "escalate_overdue",
     "get_case",
     "list_cases",
     "open_case",
+    "open_cases",
+    "parse_target",
     "record_feedback",
+    "tune_holdout",
+    "tune_policy",
 ]

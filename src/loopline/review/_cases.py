@@ -37,6 +37,7 @@ __all__ = [
     "get_case",
     "list_cases",
     "open_case",
+    "open_cases",
 ]
 
 ACTIONS = ("accept", "override", "escalate", "skip")
@@ -94,6 +95,40 @@ def open_case(
         )
     )
     return case
+
+
+def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
+    """Open many cases in one flush (the serving path opens a request's cases together)."""
+    now = utcnow()
+    rows = []
+    for spec in cases:
+        sla_hours = spec["sla_hours"]
+        fields = {k: v for k, v in spec.items() if k not in ("sla_hours", "uid", "priority")}
+        rows.append(
+            Case(
+                uid=spec.get("uid") or str(uuid.uuid4()),
+                priority=spec.get("priority") or 0.0,
+                tier=0,
+                status="open",
+                due_at=now + timedelta(hours=sla_hours),
+                created_at=now,
+                **fields,
+            )
+        )
+    session.add_all(rows)
+    session.flush()
+    session.add_all(
+        [
+            CaseEvent(
+                case_id=row.id,
+                actor="system",
+                action="open",
+                detail={"reasons": row.reasons, "audit_sample": row.audit_sample},
+                at=now,
+            )
+            for row in rows
+        ]
+    )
 
 
 def get_case(session: Session, uid: str) -> Case:

@@ -28,10 +28,13 @@ import pandas as pd
 import polars as pl
 
 from loopline.data._check_rules import compile_rule
-from loopline.expressions import parse
+from loopline.errors import ExpressionError
+from loopline.expressions import evaluate, parse
 from loopline.spec import Costs, EscalationSpec
 
 __all__ = ["Escalation", "EscalationPolicy"]
+
+_SCALAR_ROWS = 16
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class EscalationPolicy:
         self.threshold = (
             confidence_below if confidence_below is not None else escalation.confidence_below
         )
-        self.rules = [(text, compile_rule(parse(text))) for text in escalation.rules]
+        self.rules = [(text, parse(text), compile_rule(parse(text))) for text in escalation.rules]
         self.random = random.Random(seed)  # noqa: S311  (statistical sampling, not security)
         fp, fn, review = costs.false_positive, costs.false_negative, costs.review
         self.band: tuple[float, float] | None = None
@@ -80,8 +83,19 @@ class EscalationPolicy:
         hits: list[list[str]] = [[] for _ in range(len(inputs))]
         if not self.rules:
             return hits
+        if len(inputs) <= _SCALAR_ROWS:
+            # a polars query costs ~1 ms of fixed overhead; a few rows are faster one by one
+            for index, record in enumerate(inputs.to_dict("records")):
+                values = {str(k): (None if v != v else v) for k, v in record.items()}  # NaN->None
+                for text, node, _ in self.rules:
+                    try:
+                        if evaluate(node, values):
+                            hits[index].append(f"rule:{text}")
+                    except (ExpressionError, TypeError):
+                        continue  # a rule naming a column this model does not take cannot fire
+            return hits
         frame = pl.from_pandas(inputs.reset_index(drop=True))
-        for text, expression in self.rules:
+        for text, _, expression in self.rules:
             try:
                 flags = frame.select(expression.fill_null(False).alias("hit"))["hit"].to_list()
             except pl.exceptions.PolarsError:

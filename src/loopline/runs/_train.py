@@ -569,7 +569,7 @@ def _holdout(model: TrainedModel, test: pd.DataFrame, labels: pd.Series) -> byte
         columns: dict[str, Any] = {
             "label": [str(v) for v in labels.to_numpy()],
             "prediction": [str(v) for v in model.predict(test)],
-            "confidence": proba.max(axis=1),
+            "confidence": _decision_confidence(model, proba),
             "set_size": sets.sum(axis=1),
         }
         if model.task == "binary_classification":
@@ -579,6 +579,14 @@ def _holdout(model: TrainedModel, test: pd.DataFrame, labels: pd.Series) -> byte
     buffer = io.BytesIO()
     frame.write_parquet(buffer)
     return buffer.getvalue()
+
+
+def _decision_confidence(model: TrainedModel, proba: Any) -> Any:
+    """The probability that the decision made is right (binary: at the model's threshold)."""
+    if model.task != "binary_classification":
+        return proba.max(axis=1)
+    positive = proba[:, model.positive_index]
+    return np.where(positive >= model.threshold, positive, 1.0 - positive)
 
 
 def _jsonable(value: Any) -> Any:

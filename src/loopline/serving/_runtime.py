@@ -23,7 +23,7 @@ from typing import Any
 from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
-from loopline.review import EscalationPolicy, open_case
+from loopline.review import EscalationPolicy, current_policy, open_cases
 from loopline.serving._batcher import MicroBatcher
 from loopline.serving._canary import CanaryWatch
 from loopline.serving._deployments import current_deployment
@@ -146,6 +146,8 @@ class Runtime:
                 for key, v in wanted.items()
             }
             revision, salt, arms = deployment.revision, deployment.salt, list(deployment.arms)
+            champion = next((a for a in arms if a["role"] == "champion"), None)
+            tuned = current_policy(session, champion["model_version_id"]) if champion else None
         models: dict[int, ServedModel] = {}
         for key, (use_case, version, prefix, manifest) in found.items():
             if current is not None and key in current.models:
@@ -164,7 +166,11 @@ class Runtime:
             salt,
             arms,
             models,
-            EscalationPolicy(spec.serving.escalation, spec.objective.costs),
+            EscalationPolicy(
+                spec.serving.escalation,
+                spec.objective.costs,
+                confidence_below=tuned["confidence_below"] if tuned else None,
+            ),
         )
         if current is not None:
             self._retired += [s.batcher for k, s in current.models.items() if k not in models]
@@ -264,8 +270,7 @@ class Runtime:
 
     def _open_cases(self, cases: list[dict[str, Any]]) -> None:
         with self.ws.store.transaction() as session:
-            for case in cases:
-                open_case(session, **case)
+            open_cases(session, cases)
 
     def _spawn(self, work: Any) -> None:
         """Run ``work`` in the background, keeping a reference until it is done."""

@@ -46,7 +46,8 @@ def score_frame(model: TrainedModel, frame: pd.DataFrame) -> list[dict[str, Any]
                 {
                     "prediction": positive_label if p >= model.threshold else negative_label,
                     "probability": float(p),
-                    "confidence": float(max(p, 1.0 - p)),
+                    # confidence in the decision made: the probability that it is right
+                    "confidence": float(p if p >= model.threshold else 1.0 - p),
                     "prediction_set": [labels[i] for i in np.flatnonzero(row_set)],
                 }
             )
