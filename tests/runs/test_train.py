@@ -238,3 +238,30 @@ def test_adult_example_trains(tmp_path: Path, database_url: str) -> None:
         assert card["objective"]["positive_class"] == ">50K"
     finally:
         ws.close()
+
+
+def test_optuna_tuning_searches_the_declared_space(trained: Workspace) -> None:
+    _edit(
+        trained,
+        {
+            "training": {
+                "tuning": {
+                    "trials": 3,
+                    "metric": "roc_auc",
+                    "space": {
+                        "learning_rate": {"low": 0.05, "high": 0.3, "log": True},
+                        "max_leaf_nodes": {"low": 8, "high": 31},
+                    },
+                }
+            }
+        },
+    )
+    result = _api_models.train_model(trained)
+    assert "tuning_s" in result.timings
+    with trained.store.transaction() as session:
+        [run] = session.scalars(select(Run)).all()
+        assert run.params["tuning"]["trials"] == 3
+        tuned = run.params["tuned_params"]
+        assert 0.05 <= tuned["learning_rate"] <= 0.3
+        assert 8 <= tuned["max_leaf_nodes"] <= 31
+        assert tuned["max_iter"] == 40  # the fixed params are kept

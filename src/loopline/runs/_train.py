@@ -246,9 +246,19 @@ def _fit_and_register(
     data = frame.to_pandas()
     labels = data[target]
     parts = {name: data.iloc[getattr(split, name)] for name in ("train", "calibration", "test")}
-    pipeline = build_pipeline(
-        signature, training.estimator, dict(training.params), seed=training.seed
-    )
+    params = dict(training.params)
+    if training.tuning is not None:
+        tick = time.perf_counter()
+        params, tuned = _tune(signature, training, parts, labels, split, say)
+        timings["tuning_s"] = time.perf_counter() - tick
+        with ws.store.transaction() as session:
+            run = session.get_one(Run, run_id)
+            run.params = {
+                **run.params,
+                "tuning": _jsonable(tuned),
+                "tuned_params": _jsonable(params),
+            }
+    pipeline = build_pipeline(signature, training.estimator, params, seed=training.seed)
     say(f"fitting {training.estimator} on {len(parts['train'])} rows")
     tick = time.perf_counter()
     try:
@@ -351,6 +361,50 @@ def _evaluate_and_register(
         timings,
         started,
     )
+
+
+def _tune(
+    signature: Signature,
+    training: TrainingSpec,
+    parts: dict[str, pd.DataFrame],
+    labels: pd.Series,
+    split: Split,
+    say: Progress,
+) -> tuple[dict[str, Any], Any]:
+    """Search training.tuning.space, scoring each trial on the calibration rows."""
+    from loopline.training._tuning import tune_params
+
+    assert training.tuning is not None  # checked by the caller
+    metric = training.tuning.metric
+    train_x, train_y = parts["train"][signature.names], labels.iloc[split.train]
+    cal_x, cal_y = parts["calibration"][signature.names], labels.iloc[split.calibration]
+
+    def score(params: dict[str, Any]) -> float:
+        candidate = build_pipeline(signature, training.estimator, params, seed=training.seed)
+        try:
+            candidate.fit(train_x, train_y)
+        except Exception as exc:
+            raise UserCodeError(training.estimator, "fit (tuning)", exc) from exc
+        if signature.task == "regression":
+            values = regression_metrics(cal_y.to_numpy(dtype=np.float64), candidate.predict(cal_x))
+        elif signature.task == "binary_classification":
+            index = list(candidate.classes_).index(signature.positive_class)
+            positive = candidate.predict_proba(cal_x)[:, index]
+            outcome = (cal_y.to_numpy() == signature.positive_class).astype(np.int64)
+            values = binary_metrics(outcome, positive, threshold=0.5)
+        else:
+            values = {"accuracy": float(np.mean(candidate.predict(cal_x) == cal_y.to_numpy()))}
+        if metric not in values:
+            raise TrainingError(
+                f"training.tuning.metric {metric!r} is not available for "
+                f"{signature.task}; choose one of {', '.join(sorted(values))}."
+            )
+        return float(values[metric])
+
+    best, summary = tune_params(
+        training.tuning, dict(training.params), score, seed=training.seed, progress=say
+    )
+    return best, summary
 
 
 def _calibrate(

@@ -24,6 +24,7 @@ from loopline.spec._models import (
     SuccessMetric,
     Task,
     TrainingSpec,
+    TuningSpec,
 )
 from loopline.spec._templates import TEMPLATES, render_template
 from loopline.spec._yaml import LocatedYAML, read_yaml
@@ -47,6 +48,7 @@ __all__ = [
     "SuccessMetric",
     "Task",
     "TrainingSpec",
+    "TuningSpec",
     "find_project_file",
     "load_project",
     "read_yaml",

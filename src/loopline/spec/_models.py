@@ -41,6 +41,7 @@ __all__ = [
     "SuccessMetric",
     "Task",
     "TrainingSpec",
+    "TuningSpec",
 ]
 
 #: Success metrics a use case may declare, with what each one measures.
