@@ -1,7 +1,8 @@
 """The platform's own overhead in ``loopline train`` against a bare script doing the same fit.
 
-Overhead = loopline's wall time minus the time spent inside the scikit-learn pipeline's own
-``fit``, ``predict`` and ``predict_proba`` (measured by wrapping them). The bare script reads the
+Overhead = loopline's wall time minus the time spent fitting and predicting: inside the
+scikit-learn pipeline's ``fit`` and the model's ``predict``/``predict_proba`` (the pipeline plus
+calibration; measured by wrapping them, nested calls counted once). The bare script reads the
 same data, splits it, fits the same pipeline (contract-derived preprocessing + the estimator from
 ``loopline.yaml``), predicts the test rows and computes the same headline metrics.
 
@@ -28,30 +29,47 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "credit-default"
 
 
 class _Clock:
-    """Accumulates the time spent in the pipeline's fit and predict methods."""
+    """Accumulates the time spent fitting and predicting.
+
+    Wraps the scikit-learn pipeline's ``fit`` and loopline's ``TrainedModel.predict_proba`` and
+    ``predict`` (the model's own prediction: pipeline, then calibration). Nested calls count once.
+    """
 
     def __init__(self) -> None:
         self.seconds = 0.0
-        self.originals: dict[str, Callable[..., Any]] = {}
+        self.depth = 0
+        self.originals: list[tuple[type, str, Callable[..., Any]]] = []
 
     def __enter__(self) -> _Clock:
-        for name in ("fit", "predict", "predict_proba"):
-            original = getattr(Pipeline, name)
-            self.originals[name] = original
+        from loopline.training import TrainedModel
+
+        targets = [
+            (Pipeline, "fit"),
+            (Pipeline, "predict"),
+            (Pipeline, "predict_proba"),
+            (TrainedModel, "predict_proba"),
+            (TrainedModel, "predict"),
+        ]
+        for owner, name in targets:
+            original = getattr(owner, name)
+            self.originals.append((owner, name, original))
 
             def timed(*args: Any, _original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+                self.depth += 1
                 start = time.perf_counter()
                 try:
                     return _original(*args, **kwargs)
                 finally:
-                    self.seconds += time.perf_counter() - start
+                    self.depth -= 1
+                    if self.depth == 0:
+                        self.seconds += time.perf_counter() - start
 
-            setattr(Pipeline, name, timed)
+            setattr(owner, name, timed)
         return self
 
     def __exit__(self, *_: object) -> None:
-        for name, original in self.originals.items():
-            setattr(Pipeline, name, original)
+        for owner, name, original in self.originals:
+            setattr(owner, name, original)
 
 
 def _project(root: Path) -> Path:
