@@ -21,6 +21,7 @@ PACKAGES = [
     "loopline.training",
     "loopline.auth",
     "loopline.review",
+    "loopline.ui",
 ]
 
 

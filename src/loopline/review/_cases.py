@@ -131,13 +131,14 @@ def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
     )
 
 
-def get_case(session: Session, uid: str) -> Case:
-    """The case with id ``uid``.
+def get_case(session: Session, uid: str, *, lock: bool = False) -> Case:
+    """The case with id ``uid`` (``lock``: row-locked until the transaction ends).
 
     Raises:
         ReviewError: No such case (404).
     """
-    case = session.scalar(select(Case).where(Case.uid == uid))
+    query = select(Case).where(Case.uid == uid)
+    case = session.scalar(query.with_for_update() if lock else query)
     if case is None:
         raise ReviewError(
             f"No case {uid!r}.", status=404, hint="List cases with GET /api/v1/cases."
@@ -175,7 +176,7 @@ def _lease_held(case: Case, now: datetime) -> bool:
 
 def claim_case(session: Session, uid: str, *, actor: str, lease: timedelta = LEASE) -> Case:
     """Claim a case for ``lease``; refused (409) while someone else's lease holds."""
-    case = get_case(session, uid)
+    case = get_case(session, uid, lock=True)  # two reviewers racing: one waits, then sees the lease
     now = utcnow()
     if case.status == "decided":
         raise ReviewError(f"Case {uid} is already decided.", status=409)
@@ -224,7 +225,7 @@ def decide_case(
         raise ReviewError(
             f"Unknown action {action!r}.", status=400, hint=f"Use one of: {', '.join(ACTIONS)}."
         )
-    case = get_case(session, uid)
+    case = get_case(session, uid, lock=True)
     now = utcnow()
     if case.status == "decided":
         raise ReviewError(f"Case {uid} was already decided by {case.decided_by}.", status=409)

@@ -395,6 +395,9 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         return list(served.models[champion["model_version_id"]].model.classes)
 
     add_review_routes(app, ws, actor, classes, lambda: dict(runtime.recent))
+    from loopline.ui import add_ui_routes  # the UI imports serving types; import it last
+
+    add_ui_routes(app, ws, auth, runtime)
     return app
 
 
