@@ -14,6 +14,7 @@ local files under ``<project>/.loopline``.
   ``<home>/openlineage.jsonl``.
 - ``LOOPLINE_ACTOR``: who is acting, for the audit trail; default: the OS user name.
 - ``LOOPLINE_AUTH``: ``on`` or ``off`` (off only on loopback addresses); default ``on``.
+- ``LOOPLINE_WEBHOOK_SECRET``: signs case-decision webhooks (HMAC-SHA256); default: unsigned.
 - ``CI``: ``true`` makes ``loopline demo`` exit instead of serving.
 """
 
@@ -56,6 +57,7 @@ class Settings:
     openlineage_file: Path
     actor: str
     auth: bool = True
+    webhook_secret: str | None = None
     ci: bool = False
 
     @property
@@ -124,6 +126,7 @@ def load_settings(
         ).resolve(),
         actor=actor,
         auth=_flag(env, "LOOPLINE_AUTH", True),
+        webhook_secret=env.get("LOOPLINE_WEBHOOK_SECRET") or None,
         ci=_flag(env, "CI", False),
     )
 

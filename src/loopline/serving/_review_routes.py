@@ -29,6 +29,7 @@ from loopline.review import (
     record_feedback,
 )
 from loopline.review._report import review_report
+from loopline.review._webhooks import notify_decision
 from loopline.serving._log import read_predictions
 from loopline.store import CaseEvent
 
@@ -177,7 +178,13 @@ def add_review_routes(
                     comment=body.get("comment"),
                     classes=classes(found.use_case),
                 )
-                return case_dict(decided)
+                result = case_dict(decided)
+            notify_decision(
+                ws.project.spec.serving.escalation.webhook_url,
+                result,
+                secret=ws.settings.webhook_secret,
+            )
+            return result
 
         return await run(work)
 

@@ -23,7 +23,7 @@ from typing import Any
 from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
-from loopline.review import EscalationPolicy, current_policy, open_cases
+from loopline.review import EscalationPolicy, current_policy, escalate_overdue, open_cases
 from loopline.serving._batcher import MicroBatcher
 from loopline.serving._canary import CanaryWatch
 from loopline.serving._deployments import current_deployment
@@ -39,6 +39,7 @@ __all__ = ["Answer", "Runtime", "ServedModel"]
 
 MAX_ROWS = 10_000
 _RECENT = 200_000
+_SLA_SWEEP_SECONDS = 30.0
 _LOG = logging.getLogger("loopline.serving")
 
 
@@ -120,12 +121,27 @@ class Runtime:
         await self.log.stop()
 
     async def _poll(self) -> None:
+        last_sweep = 0.0
         while True:
             await asyncio.sleep(self.reload_seconds)
             try:
                 await self.reload()
             except Exception:  # a failed reload keeps the current models serving
                 _LOG.exception("reloading the deployment failed; the current models keep serving")
+            if time.monotonic() - last_sweep >= _SLA_SWEEP_SECONDS:
+                last_sweep = time.monotonic()
+                try:
+                    await asyncio.to_thread(self._sweep_sla)
+                except Exception:
+                    _LOG.exception("the SLA sweep failed; it runs again shortly")
+
+    def _sweep_sla(self) -> None:
+        """Move overdue cases up a tier; each breach is audited and logged as an alert."""
+        with self.ws.store.transaction() as session:
+            for case in escalate_overdue(session):
+                _LOG.warning(
+                    "SLA breach: case %s (%s) moved to tier %d", case.uid, case.use_case, case.tier
+                )
 
     async def reload(self) -> bool:
         """Load a newer deployment revision if there is one; returns whether anything changed."""

@@ -279,6 +279,7 @@ class EscalationSpec(_Strict):
     rules: tuple[Expression, ...] = ()
     audit_sample_rate: float = Field(default=0.0, ge=0, le=1)
     sla_hours: float = Field(default=24, gt=0)
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
     double_review_rate: float = Field(default=0.0, ge=0, le=1)
     tiers: tuple[str, ...] = ("reviewer",)
 

@@ -23,7 +23,8 @@ from loopline._version import __version__
 from loopline._workspace import Workspace
 from loopline.auth import CSRF_COOKIE, CSRF_FIELD, Authenticator, AuthError, Principal
 from loopline.errors import LooplineError, ReviewError
-from loopline.review import claim_case, decide_case, get_case
+from loopline.review import case_dict, claim_case, decide_case, get_case
+from loopline.review._webhooks import notify_decision
 from loopline.serving._runtime import Runtime
 from loopline.store import utcnow
 from loopline.ui._case_view import CaseViews
@@ -351,7 +352,13 @@ class _Pages:
                     comment=comment,
                     classes=classes,
                 )
-                return decided.status
+                result = case_dict(decided)
+            notify_decision(
+                self.ws.project.spec.serving.escalation.webhook_url,
+                result,
+                secret=self.ws.settings.webhook_secret,
+            )
+            return str(result["status"])
 
         try:
             status = await self.blocking(work)
