@@ -115,6 +115,7 @@ def demo(
 
     console.print(
         "\nServing on http://127.0.0.1:8000 (OpenAPI at /docs); Ctrl-C to stop.\n"
-        "Try: curl -s localhost:8000/v2/models/credit-default"
+        "Try: curl -s -H 'Authorization: Bearer <the API token above>' "
+        "localhost:8000/v2/models/credit-default"
     )
     uvicorn.run(create_app(Workspace(settings)), host="127.0.0.1", port=8000, log_level="warning")

@@ -267,6 +267,8 @@ def decide_case(
                 hint=f"The model's classes are: {', '.join(map(str, classes))}.",
             )
         label = coerced
+    if hasattr(label, "item"):  # a numpy scalar from the model's classes
+        label = label.item()
     decision = {
         "action": action,
         "label": label,

@@ -139,6 +139,11 @@ def deploy(
         RegistryError: Unknown strategy, a rejected model, or no champion to run next to.
         GateFailedError: The model's gates do not allow it.
     """
+    if not 0.0 < weight < 1.0:
+        raise RegistryError(
+            f"A challenger's weight must be between 0 and 1, got {weight}.",
+            hint="Use e.g. --weight 0.5 for an even split.",
+        )
     if strategy not in STRATEGIES:
         raise RegistryError(
             f"Unknown strategy {strategy!r}.", hint=f"Use one of: {', '.join(STRATEGIES)}."

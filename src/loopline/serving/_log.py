@@ -69,6 +69,7 @@ class PredictionLog:
         self.flush_seconds = flush_seconds
         self.written = 0
         self._task: asyncio.Task[None] | None = None
+        self._batch: list[dict[str, Any]] = []
 
     @property
     def depth(self) -> int:
@@ -86,13 +87,19 @@ class PredictionLog:
             await self.queue.put(record)
 
     async def stop(self) -> None:
-        """Write everything queued, then stop."""
+        """Write everything queued (and the batch being gathered), then stop."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        await self._flush(self._drain())
+        pending, self._batch = self._batch, []
+        while True:
+            pending.extend(self._drain())
+            if not pending:
+                break
+            await self._flush(pending)
+            pending = []
 
     def _drain(self) -> list[dict[str, Any]]:
         batch: list[dict[str, Any]] = []
@@ -103,13 +110,14 @@ class PredictionLog:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            first = await self.queue.get()
-            batch = [first]
+            # the batch being gathered lives on the instance, so stop() can write it
+            self._batch.append(await self.queue.get())
             deadline = loop.time() + self.flush_seconds
-            while len(batch) < self.flush_rows and loop.time() < deadline:
-                batch.extend(self._drain())
-                if len(batch) < self.flush_rows:
+            while len(self._batch) < self.flush_rows and loop.time() < deadline:
+                self._batch.extend(self._drain())
+                if len(self._batch) < self.flush_rows:
                     await asyncio.sleep(0.01)
+            batch, self._batch = self._batch, []
             await self._flush(batch)
 
     async def _flush(self, batch: list[dict[str, Any]]) -> None:

@@ -241,6 +241,21 @@ def add_review_routes(
             log = read_predictions(ws.settings.home / "predictions", use_case)
             known = recent()
             resolved = [_resolve(item, log, known) for item in items]
+            allowed = [_plain(c) for c in classes(use_case)]
+            for _, item in resolved:
+                source = str(item.get("source", "label"))
+                if source not in ("label", "outcome"):
+                    raise ReviewError(
+                        f"Feedback source {source!r} is reserved for reviewers' decisions.",
+                        status=400,
+                        hint="Post labels as source 'label' (or 'outcome').",
+                    )
+                if source == "label" and allowed and item["label"] not in allowed:
+                    raise ReviewError(
+                        f"Unknown label {item['label']!r}.",
+                        status=400,
+                        hint=f"The model's classes are: {allowed}.",
+                    )
             results = []
             with ws.store.transaction() as session:
                 for prediction_id, item in resolved:
@@ -256,6 +271,10 @@ def add_review_routes(
             return {"results": results}
 
         return await run(work)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
 
 
 def _resolve(

@@ -61,6 +61,7 @@ class _UseCase:
     arms: list[dict[str, Any]]
     models: dict[int, ServedModel]
     policy: EscalationPolicy
+    policy_id: int | None = None
 
 
 @dataclass
@@ -143,6 +144,14 @@ class Runtime:
                     "SLA breach: case %s (%s) moved to tier %d", case.uid, case.use_case, case.tier
                 )
 
+    @staticmethod
+    def _policy(spec: ProjectSpec, tuned: dict[str, Any] | None) -> EscalationPolicy:
+        return EscalationPolicy(
+            spec.serving.escalation,
+            spec.objective.costs,
+            confidence_below=tuned["confidence_below"] if tuned else None,
+        )
+
     async def reload(self) -> bool:
         """Load a newer deployment revision if there is one; returns whether anything changed."""
         spec = self.ws.project.spec
@@ -151,8 +160,14 @@ class Runtime:
             if deployment is None:
                 return False
             current = self.use_cases.get(spec.name)
+            leader = next((a for a in deployment.arms if a["role"] == "champion"), None)
+            tuned = current_policy(session, leader["model_version_id"]) if leader else None
             if current is not None and current.revision == deployment.revision:
-                return False
+                if current.policy_id == (tuned["id"] if tuned else None):
+                    return False
+                current.policy = self._policy(spec, tuned)  # a newly tuned threshold
+                current.policy_id = tuned["id"] if tuned else None
+                return True
             wanted = {
                 arm["model_version_id"]: session.get_one(ModelVersion, arm["model_version_id"])
                 for arm in deployment.arms
@@ -162,8 +177,6 @@ class Runtime:
                 for key, v in wanted.items()
             }
             revision, salt, arms = deployment.revision, deployment.salt, list(deployment.arms)
-            champion = next((a for a in arms if a["role"] == "champion"), None)
-            tuned = current_policy(session, champion["model_version_id"]) if champion else None
         models: dict[int, ServedModel] = {}
         for key, (use_case, version, prefix, manifest) in found.items():
             if current is not None and key in current.models:
@@ -172,8 +185,8 @@ class Runtime:
             model = await asyncio.to_thread(load_model, self.ws.objects, prefix, manifest)
             batcher = MicroBatcher(
                 functools.partial(score_frame, model),
-                max_batch_rows=self.max_batch_rows,
-                max_wait_ms=self.max_wait_ms,
+                max_batch_rows=spec.serving.max_batch_size,
+                max_wait_ms=spec.serving.max_wait_ms,
             )
             models[key] = ServedModel(f"{use_case}@{version}", version, model, batcher)
         self.use_cases[spec.name] = _UseCase(
@@ -182,11 +195,8 @@ class Runtime:
             salt,
             arms,
             models,
-            EscalationPolicy(
-                spec.serving.escalation,
-                spec.objective.costs,
-                confidence_below=tuned["confidence_below"] if tuned else None,
-            ),
+            self._policy(spec, tuned),
+            tuned["id"] if tuned else None,
         )
         if current is not None:
             self._retired += [s.batcher for k, s in current.models.items() if k not in models]

@@ -306,8 +306,8 @@ class ServingSpec(_Strict):
 
     escalation: EscalationSpec = EscalationSpec()
     rollout: RolloutSpec = RolloutSpec()
-    max_batch_size: int = Field(default=64, ge=1)
-    max_wait_ms: float = Field(default=2.0, ge=0)
+    max_batch_size: int = Field(default=256, ge=1)
+    max_wait_ms: float = Field(default=0.0, ge=0)
 
 
 class DriftSpec(_Strict):
