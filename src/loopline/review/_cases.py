@@ -21,7 +21,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from loopline.errors import ReviewError
@@ -98,36 +98,39 @@ def open_case(
 
 
 def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
-    """Open many cases in one flush (the serving path opens a request's cases together)."""
+    """Open many cases with two bulk inserts (the serving path opens a request's cases together)."""
     now = utcnow()
     rows = []
     for spec in cases:
-        sla_hours = spec["sla_hours"]
         fields = {k: v for k, v in spec.items() if k not in ("sla_hours", "uid", "priority")}
         rows.append(
-            Case(
-                uid=spec.get("uid") or str(uuid.uuid4()),
-                priority=spec.get("priority") or 0.0,
-                tier=0,
-                status="open",
-                due_at=now + timedelta(hours=sla_hours),
-                created_at=now,
+            {
                 **fields,
-            )
+                "uid": spec.get("uid") or str(uuid.uuid4()),
+                "priority": spec.get("priority") or 0.0,
+                "tier": 0,
+                "status": "open",
+                "due_at": now + timedelta(hours=spec["sla_hours"]),
+                "created_at": now,
+                "decision": None,
+            }
         )
-    session.add_all(rows)
-    session.flush()
-    session.add_all(
+    if not rows:
+        return
+    created = session.execute(insert(Case).returning(Case.id, Case.uid), rows).all()
+    ids = {uid: case_id for case_id, uid in created}
+    session.execute(
+        insert(CaseEvent),
         [
-            CaseEvent(
-                case_id=row.id,
-                actor="system",
-                action="open",
-                detail={"reasons": row.reasons, "audit_sample": row.audit_sample},
-                at=now,
-            )
+            {
+                "case_id": ids[row["uid"]],
+                "actor": "system",
+                "action": "open",
+                "detail": {"reasons": row["reasons"], "audit_sample": row["audit_sample"]},
+                "at": now,
+            }
             for row in rows
-        ]
+        ],
     )
 
 
