@@ -239,7 +239,15 @@ class GateFailedError(RegistryError):
     exit_code = 1
 
 
-class ServingError(LooplineError):
+class _StatusError(LooplineError):
+    """An error that the HTTP layer answers with its own ``status``."""
+
+    def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
+        super().__init__(message, **kwargs)  # type: ignore[arg-type]
+        self.status = status
+
+
+class ServingError(_StatusError):
     """A prediction request is invalid or cannot be served; ``status`` is the HTTP status.
 
     ``problems`` locate field-level mistakes (``("records", 3, "AGE")``); the HTTP layer renders
@@ -248,19 +256,11 @@ class ServingError(LooplineError):
 
     code = "request-invalid"
 
-    def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.status = status
 
-
-class ReviewError(LooplineError):
+class ReviewError(_StatusError):
     """A case cannot be claimed or decided as asked, or feedback is refused; ``status`` is HTTP."""
 
     code = "review-refused"
-
-    def __init__(self, message: str, *, status: int = 400, **kwargs: object) -> None:
-        super().__init__(message, **kwargs)  # type: ignore[arg-type]
-        self.status = status
 
 
 class UserCodeError(LooplineError):

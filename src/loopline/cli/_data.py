@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from loopline import _api
 from loopline.cli._app import app, workspace
-from loopline.cli._output import Json, Output, console, err_console, table
+from loopline.cli._output import Json, Output, console, steps, table
 from loopline.data import dump_contract, infer_contract, load_contract
 from loopline.data._read import read_source
 from loopline.errors import DataError
@@ -42,15 +41,7 @@ def ingest(
     if mode not in ("append", "overwrite"):
         raise DataError(f"Unknown --mode {mode!r}.", hint="Use --mode append or --mode overwrite.")
     ws = workspace()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=json_output,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("ingesting", total=None)
+    with steps("ingesting", quiet=json_output) as say:
         result = _api.ingest_path(
             ws,
             path,
@@ -58,7 +49,7 @@ def ingest(
             mode=_mode(mode),
             force=force,
             delimiter=delimiter,
-            progress=lambda step: bar.update(task, description=step),
+            progress=say,
         )
 
     def render() -> None:

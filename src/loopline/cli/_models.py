@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from loopline import _api_models as api
 from loopline.cli._app import app, workspace
-from loopline.cli._output import Json, Output, console, err_console, table
+from loopline.cli._output import Json, Output, console, steps, table
 
 __all__: list[str] = []
 
@@ -54,18 +53,8 @@ def train(
 ) -> None:
     """Train, evaluate and gate a model on a dataset version; register it as a new version."""
     ws = workspace()
-    with Progress(
-        SpinnerColumn(),
-        TextColumn("{task.description}"),
-        TimeElapsedColumn(),
-        console=err_console,
-        disable=json_output,
-        transient=True,
-    ) as bar:
-        task = bar.add_task("training", total=None)
-        result = api.train_model(
-            ws, dataset=dataset, progress=lambda step: bar.update(task, description=step)
-        )
+    with steps("training", quiet=json_output) as say:
+        result = api.train_model(ws, dataset=dataset, progress=say)
 
     def render() -> None:
         colour = "red" if result.state == "rejected" else "green"

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -12,11 +13,12 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from loopline.errors import LooplineError
 
-__all__ = ["Debug", "Json", "Output", "console", "err_console", "table"]
+__all__ = ["Debug", "Json", "Output", "console", "err_console", "steps", "table"]
 
 console = Console(highlight=False, soft_wrap=False)
 err_console = Console(stderr=True, highlight=False)
@@ -74,3 +76,18 @@ def table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any
     for row in rows:
         out.add_row(*("—" if cell is None else str(cell) for cell in row))
     return out
+
+
+@contextlib.contextmanager
+def steps(first: str, *, quiet: bool) -> Iterator[Callable[[str], None]]:
+    """A spinner with elapsed time on stderr; yields a function that names the current step."""
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        disable=quiet,
+        transient=True,
+    ) as bar:
+        task = bar.add_task(first, total=None)
+        yield lambda step: bar.update(task, description=step)
