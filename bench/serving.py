@@ -13,18 +13,21 @@ Its registered scikit-learn pipeline is then handed to the two other servers:
 - **floor**: ``bench/serving_floor.py``, a Starlette app that only parses the JSON, builds the
   frame and calls ``predict_proba``, with native thread pools limited to one thread
   (threadpoolctl), as loopline limits its model thread.
-- **loopline**: ``loopline serve`` (one worker) with everything the product does on: validation
-  against the signature, calibration, confidence, conformal set, decisions, routing, Prometheus
-  metrics and the Parquet prediction log.
+- **loopline**: ``loopline serve`` (one worker) with everything the product does on: API-token
+  authentication (when this loopline has it), validation against the signature, calibration,
+  confidence, conformal set, escalation decisions (a review case is opened for each escalated
+  row), routing, Prometheus metrics and the Parquet prediction log.
 
 All three run side by side as subprocesses on 127.0.0.1 (free ports, one worker each, the thread
 environment variables ``OMP_NUM_THREADS`` and friends removed so each server's own thread
 control is what is measured). wrk drives each with its native payload, ``{"records": [...]}``
 for loopline and the floor and ``{"dataframe_records": [...]}`` for MLflow, in three scenarios:
 one row at concurrency 1 (latency), one row at concurrency 64 (throughput under load), 500 rows
-at concurrency 8 (bulk rows/s). Each measurement is ``wrk -t1 -cC -dDs --latency`` after one
-unmeasured warm-up per server and scenario; the servers take turns in a rotating order, and the
-median of the repetitions is reported. Results go to ``bench/results/serving.json``.
+at concurrency 8 (bulk rows/s). Single-row requests cycle through the first 500 rows of the data
+(so loopline sees the data's mix of automatic and escalated answers); the 500-row request carries
+those same rows. Each measurement is ``wrk -t1 -cC -dDs --latency`` after one unmeasured warm-up
+per server and scenario; the servers take turns in a rotating order, and the median of the
+repetitions is reported. Results go to ``bench/results/serving.json``.
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -133,6 +136,43 @@ def build_project(root: Path) -> Path:
     return project
 
 
+def api_token(project: Path) -> str | None:
+    """A ``predict`` API token for the server, when this loopline has authentication.
+
+    A production server runs with authentication on, so loopline is measured with a bearer
+    token (looked up once, then cached by the server). A loopline without ``loopline tokens``
+    gets no header.
+    """
+    loopline = _bin("loopline")
+    probe = subprocess.run(
+        [loopline, "tokens", "--help"],
+        cwd=project,
+        env=_child_env(),
+        capture_output=True,
+        timeout=120,
+        check=False,
+    )
+    if probe.returncode != 0:
+        return None
+    for args in (
+        ["users", "add", "bench", "--role", "maintainer", "--json"],
+        ["tokens", "create", "--user", "bench", "--scope", "predict", "--name", "bench", "--json"],
+    ):
+        done = subprocess.run(
+            [loopline, *args],
+            cwd=project,
+            env=_child_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise SystemExit(f"`loopline {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}")
+    token: str = json.loads(done.stdout)["token"]
+    return token
+
+
 def export_model(project: Path, root: Path) -> tuple[Path, Path, list[str]]:
     """Pickle the registered pipeline for the floor and save it as an MLflow model."""
     import mlflow.sklearn
@@ -200,6 +240,7 @@ class Server:
     predict_path: str
     health_path: str
     records_key: str
+    headers: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
     log: Path | None = None
 
@@ -279,13 +320,13 @@ def running(servers: list[Server], logs: Path) -> Iterator[list[Server]]:
             stop(server)
 
 
-def check_answers(server: Server, one: list[dict[str, Any]], many: list[dict[str, Any]]) -> None:
-    """One request of each size must succeed before anything is measured."""
+def check_answers(server: Server, one: list[dict[str, Any]], many: list[dict[str, Any]]) -> Any:
+    """One request of each size must succeed before anything is measured; the last answer."""
     for records in (one, many):
         request = urllib.request.Request(
             server.url,
             data=server.body(records),
-            headers={"Content-Type": "application/json"},
+            headers={"Content-Type": "application/json", **server.headers},
             method="POST",
         )
         try:
@@ -297,27 +338,38 @@ def check_answers(server: Server, one: list[dict[str, Any]], many: list[dict[str
             ) from error
         if not text or b"rror" in text[:200]:
             raise RuntimeError(f"{server.name} answered {text[:500]!r}")
+    return json.loads(text)
 
 
 # ---------------------------------------------------------------------------------------------
 # wrk
 
+#: POSTs the bodies of a file (one JSON document a line) in turn
 _LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-local f = assert(io.open({path}, "rb"))
-wrk.body = f:read("*a")
-f:close()
+{headers}
+local bodies = {{}}
+for line in io.lines({path}) do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+  i = i % #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
 """
 _UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 _PERCENTILE = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s|m)\s*$", re.MULTILINE)
 
 
-def lua_script(folder: Path, server: Server, records: list[dict[str, Any]]) -> Path:
-    """A wrk script that POSTs the server's native payload for ``records``."""
-    body = folder / f"{server.name}-{len(records)}.json"
-    body.write_bytes(server.body(records))
-    script = folder / f"{server.name}-{len(records)}.lua"
-    script.write_text(_LUA.format(path=json.dumps(str(body))))
+def lua_script(folder: Path, server: Server, requests: list[list[dict[str, Any]]]) -> Path:
+    """A wrk script that POSTs the server's native payload for each of ``requests`` in turn."""
+    rows = len(requests[0])
+    bodies = folder / f"{server.name}-{rows}.jsonl"
+    bodies.write_bytes(b"\n".join(server.body(records) for records in requests) + b"\n")
+    headers = "\n".join(
+        f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in server.headers.items()
+    )
+    script = folder / f"{server.name}-{rows}.lua"
+    script.write_text(_LUA.format(path=json.dumps(str(bodies)), headers=headers))
     return script
 
 
@@ -394,12 +446,67 @@ def _versions() -> dict[str, str]:
     return found
 
 
+def _source() -> dict[str, Any]:
+    """The commit measured, and whether src/ had uncommitted changes."""
+
+    def git(*args: str) -> str:
+        done = subprocess.run(
+            ["git", "-C", str(ROOT), *args], capture_output=True, text=True, check=False
+        )
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    return {
+        "commit": git("rev-parse", "HEAD"),
+        "src_uncommitted_files": len(git("status", "--porcelain", "--", "src").splitlines()),
+    }
+
+
+def _decisions(answer: Any) -> dict[str, Any]:
+    """How loopline decided the 500 rows: the share escalated opens review cases."""
+    predictions = answer.get("predictions", []) if isinstance(answer, dict) else []
+    counts: dict[str, int] = {}
+    for item in predictions:
+        counts[item.get("decision", "?")] = counts.get(item.get("decision", "?"), 0) + 1
+    return counts
+
+
 def _cpu() -> str:
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     return platform.processor()
+
+
+def busy_fraction(seconds: float = 0.5) -> float:
+    """The share of the machine's CPU time spent busy over ``seconds`` (Linux; 0 elsewhere)."""
+
+    def sample() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        idle = fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        return sum(fields), idle
+
+    try:
+        total0, idle0 = sample()
+        time.sleep(seconds)
+        total1, idle1 = sample()
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return 1.0 - (idle1 - idle0) / max(total1 - total0, 1)
+
+
+def wait_quiet(limit: float, max_wait: float = 180.0) -> float:
+    """Wait (bounded) until other work on the machine stops; the busy share last seen.
+
+    On a shared 2-core machine a test suite running next to the benchmark halves what the
+    servers get; waiting for a quiet moment keeps the figures comparable between runs.
+    """
+    deadline = time.monotonic() + max_wait
+    busy = busy_fraction()
+    while busy > limit and time.monotonic() < deadline:
+        time.sleep(2.0)
+        busy = busy_fraction()
+    return busy
 
 
 def measure(
@@ -409,6 +516,7 @@ def measure(
     seconds: float,
     repetitions: int,
     warmup: float,
+    quiet: float,
     console: Console,
 ) -> dict[str, dict[str, list[dict[str, float]]]]:
     """Every scenario against every server, ``repetitions`` times, servers in rotating order."""
@@ -423,13 +531,16 @@ def measure(
             shift = repetition % len(servers)
             for server in servers[shift:] + servers[:shift]:
                 time.sleep(1.0)  # let the previous server's background work (log flushes) settle
+                busy = wait_quiet(quiet)
                 result = run_wrk(server.url, scripts[server.name, rows], connections, seconds)
+                result["busy_before"] = round(busy, 3)
                 result["rows_per_s"] = result["rps"] * rows
                 runs[server.name][scenario].append(result)
                 console.print(
                     f"  rep {repetition + 1} {scenario:<11} {server.name:<9} "
                     f"p50 {result['p50_ms']:8.2f} ms  p99 {result['p99_ms']:8.2f} ms  "
                     f"{result['rps']:8.1f} req/s  {result['rows_per_s']:9.0f} rows/s"
+                    f"  (machine {busy:.0%} busy before)"
                     + (
                         f"  ERRORS {result['non_2xx']:.0f}/{result['socket_errors']:.0f}"
                         if result["non_2xx"] or result["socket_errors"]
@@ -523,6 +634,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="length of one wrk run")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--quiet",
+        type=float,
+        default=0.2,
+        help="before each run, wait (up to 3 min) until the machine is at most this busy",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seconds, args.repetitions = 2.0, 1
@@ -539,12 +656,13 @@ def main(argv: list[str] | None = None) -> int:
         except metadata.PackageNotFoundError:
             print("MLflow is needed: uv pip install mlflow-skinny", file=sys.stderr)
             return 2
-    console = Console()
+    console = Console(width=None if sys.stdout.isatty() else 120)
     with tempfile.TemporaryDirectory(prefix="loopline-bench-serving-") as tmp:
         root = Path(tmp)
         console.print("building the project (ingest, train, deploy) ...")
         project = build_project(root)
         floor_model, mlflow_model, columns = export_model(project, root)
+        token = api_token(project)
         one, many = payload_rows(columns, 1), payload_rows(columns, BATCH_ROWS)
         ports = {name: _free_port() for name in SERVERS}
         servers = [
@@ -596,19 +714,22 @@ def main(argv: list[str] | None = None) -> int:
                 f"/api/v1/predict/{USE_CASE}",
                 "/readyz",
                 "records",
+                headers={} if token is None else {"Authorization": f"Bearer {token}"},
             ),
         ]
+        # single-row requests cycle through the same 500 rows the bulk request carries, so the
+        # mix of automatic and escalated answers is the data's, not one row's
+        singles = [[row] for row in many]
         scripts = {
-            (server.name, len(records)): lua_script(root, server, records)
+            (server.name, len(requests[0])): lua_script(root, server, requests)
             for server in servers
-            for records in (one, many)
+            for requests in (singles, [many])
         }
         logs = root / "logs"
         logs.mkdir()
         console.print("starting mlflow, floor and loopline ...")
         with running(servers, logs):
-            for server in servers:
-                check_answers(server, one, many)
+            answers = {server.name: check_answers(server, one, many) for server in servers}
             started = time.time()
             runs = measure(
                 servers,
@@ -616,6 +737,7 @@ def main(argv: list[str] | None = None) -> int:
                 seconds=args.seconds,
                 repetitions=args.repetitions,
                 warmup=1.0 if args.quick else 2.0,
+                quiet=args.quiet,
                 console=console,
             )
             elapsed = time.time() - started
@@ -624,6 +746,8 @@ def main(argv: list[str] | None = None) -> int:
     result = {
         "benchmark": "serving",
         "command": "python -m bench.serving" + (" --quick" if args.quick else ""),
+        "payloads": "single-row requests cycle through the first 500 rows of the example's data "
+        "(input columns only); the 500-row request carries those same rows",
         "settings": {
             "seconds": args.seconds,
             "repetitions": args.repetitions,
@@ -632,6 +756,8 @@ def main(argv: list[str] | None = None) -> int:
             "workers": 1,
             "host": HOST,
             "measured_seconds": round(elapsed, 1),
+            "quiet": f"each run waits (up to 180 s) until the machine is at most "
+            f"{args.quiet:.0%} busy; runs[...].busy_before records what it saw",
         },
         "machine": {
             "cpus": os.cpu_count(),
@@ -639,13 +765,17 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
         "versions": _versions(),
+        "source": _source(),
+        "loopline_decisions_in_the_500_rows": _decisions(answers["loopline"]),
+        "loopline_auth": "bearer token" if token is not None else "none (not in this version)",
         "servers": {
             "mlflow": "mlflow models serve --env-manager local -w 1 (sklearn flavour, "
             "pyfunc_predict_fn=predict_proba, signature enforced; no thread limit of its own)",
             "floor": "bench/serving_floor.py: Starlette + uvicorn, orjson parse, pandas frame, "
             "predict_proba; threadpoolctl limit of 1 thread",
-            "loopline": "loopline serve (validation, calibration, confidence, conformal set, "
-            "decisions, routing, metrics, Parquet prediction log)",
+            "loopline": "loopline serve (authentication, validation, calibration, confidence, "
+            "conformal set, escalation decisions with review cases, routing, metrics, Parquet "
+            "prediction log)",
         },
         **summary,
         "runs": runs,

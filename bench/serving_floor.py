@@ -63,10 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, required=True, help="the pickled pipeline bundle")
     parser.add_argument("--port", type=int, required=True)
     args = parser.parse_args(argv)
-    # uvicorn runs the event loop in this (main) thread, so the limit covers every predict call
+    app = create_app(args.model)
+    # after loading the model: threadpoolctl limits only the native libraries already loaded
+    # (scikit-learn's OpenMP comes with the unpickled pipeline); uvicorn runs the event loop in
+    # this (main) thread, so the limit covers every predict call
     _LIMITS.append(threadpool_limits(limits=1))
     uvicorn.run(
-        create_app(args.model),
+        app,
         host="127.0.0.1",
         port=args.port,
         workers=1,
