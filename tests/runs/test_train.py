@@ -265,3 +265,21 @@ def test_optuna_tuning_searches_the_declared_space(trained: Workspace) -> None:
         assert 0.05 <= tuned["learning_rate"] <= 0.3
         assert 8 <= tuned["max_leaf_nodes"] <= 31
         assert tuned["max_iter"] == 40  # the fixed params are kept
+
+
+def test_novelty_detector_flags_the_declared_share_and_extreme_rows(trained: Workspace) -> None:
+    _api_models.train_model(trained)
+    model = _api_models.load_trained_model(trained, "credit-default@1")
+    rows = load_version(trained, "credit@1").to_pandas()
+    flagged = model.is_novel(rows).mean()
+    assert 0.0 < flagged < 0.05  # novelty_rate is 0.01 of the training rows
+    extreme = rows.head(1).copy()
+    for column in (
+        "LIMIT_BAL",
+        *(f"BILL_AMT{i}" for i in range(1, 7)),
+        *(f"PAY_AMT{i}" for i in range(1, 7)),
+    ):
+        extreme[column] = rows[column].max() * 20  # far outside every training value
+    for column in ("PAY_0", "PAY_2", "PAY_3", "PAY_4", "PAY_5", "PAY_6"):
+        extreme[column] = 8
+    assert model.is_novel(extreme).tolist() == [True]

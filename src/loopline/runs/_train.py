@@ -313,6 +313,9 @@ def _evaluate_and_register(
         training,
         spec.objective.costs,
     )
+    if spec.serving.escalation.out_of_distribution:
+        say("fitting the novelty detector")
+        _fit_novelty(model, parts["train"], spec.serving.escalation.novelty_rate, training.seed)
     say("evaluating on held-out rows")
     tick = time.perf_counter()
     metrics, evaluation, plots = evaluate_model(
@@ -449,6 +452,22 @@ def _calibrate(
     y_column = np.where(y == 1, model.positive_index, 1 - model.positive_index)
     model.conformal = ConformalClassifier(alpha=training.conformal_alpha).fit(proba, y_column)
     return model, dict(report)
+
+
+def _fit_novelty(model: TrainedModel, train: pd.DataFrame, rate: float, seed: int) -> None:
+    """An isolation forest on the preprocessed training rows, thresholded to flag ``rate``."""
+    from sklearn.ensemble import IsolationForest
+
+    features = model.pipeline[:-1].transform(train[model.signature.names])
+    forest = IsolationForest(
+        n_estimators=100, max_samples=min(2048, len(features)), random_state=seed
+    ).fit(features)
+    scores = -forest.score_samples(features)
+    model.novelty = {
+        "forest": forest,
+        "threshold": float(np.quantile(scores, 1.0 - rate)),
+        "rate": rate,
+    }
 
 
 def _compare_with_champion(

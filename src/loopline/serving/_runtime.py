@@ -253,7 +253,12 @@ class Runtime:
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
-        escalations = use_case.policy.decide(answers, frame, out_of_range)
+        novel = (
+            list(served.model.is_novel(frame))
+            if use_case.spec.serving.escalation.out_of_distribution
+            else None
+        )
+        escalations = use_case.policy.decide(answers, frame, out_of_range, novel)
         cases: list[dict[str, Any]] = []
         for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
             answer.pop("decided_positive", None)

@@ -47,6 +47,7 @@ class TrainedModel:
     conformal: Any
     threshold: float
     classes: tuple[Any, ...]
+    novelty: Any = None
 
     @property
     def task(self) -> str:
@@ -93,6 +94,21 @@ class TrainedModel:
             return decided
         best: npt.NDArray[Any] = labels[np.argmax(proba, axis=1)]
         return best
+
+    def is_novel(self, data: Any) -> npt.NDArray[np.bool_]:
+        """Rows unlike the training data (``False`` everywhere without a novelty detector).
+
+        The detector is an isolation forest on the preprocessed training rows; its threshold
+        flags ``escalation.novelty_rate`` of the training rows themselves.
+        """
+        frame = self.inputs(data)
+        detector = getattr(self, "novelty", None)  # absent in models pickled before it existed
+        if detector is None:
+            return np.zeros(len(frame), dtype=bool)
+        features = self.pipeline[:-1].transform(frame)
+        scores = -detector["forest"].score_samples(features)
+        flags: npt.NDArray[np.bool_] = scores > detector["threshold"]
+        return flags
 
     def prediction_sets(self, proba: Floats) -> npt.NDArray[np.bool_]:
         """Conformal prediction sets for given probabilities (rows x classes, True = in set)."""
