@@ -8,13 +8,10 @@ recorded in one transaction. A run that fails is recorded as ``failed`` with its
 from __future__ import annotations
 
 import json
-import platform
-import subprocess
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -27,18 +24,15 @@ from loopline.data import Contract, load_contract
 from loopline.data._datasets import DatasetRef, get_version, load_version, parse_ref
 from loopline.errors import LooplineError, TrainingError, UserCodeError
 from loopline.lineage import add_edge, add_node
-from loopline.registry._artifacts import load_model, save_artifacts
+from loopline.registry._artifacts import save_artifacts
 from loopline.registry._card import build_card, render_card
 from loopline.registry._gates import GateOutcome, check_gate_names, evaluate_gates
-from loopline.registry._registry import current_alias
-from loopline.spec import Project, TrainingSpec
+from loopline.runs._champion import compare_with_champion
+from loopline.runs._context import check_target, environment, git_sha
+from loopline.runs._decision import calibrate, fit_novelty, holdout_parquet, tune
+from loopline.spec import Project
 from loopline.store import GateResult, ModelVersion, Run, record_audit, utcnow
-from loopline.training._bootstrap import paired_bootstrap
-from loopline.training._calibration import choose_calibration
-from loopline.training._conformal import ConformalClassifier, ConformalRegressor
-from loopline.training._costs import cost_optimal_threshold
-from loopline.training._evaluate import binary_outcome, evaluate_model, measure_latency
-from loopline.training._metrics import binary_metrics, regression_metrics, roc_auc
+from loopline.training._evaluate import evaluate_model, measure_latency
 from loopline.training._model import TrainedModel
 from loopline.training._pipeline import build_pipeline
 from loopline.training._signature import Signature, signature_from_contract
@@ -66,78 +60,6 @@ class TrainResult:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return dict(self.__dict__)
-
-
-def _environment() -> dict[str, Any]:
-    packages = {}
-    for name in ("loopline", "scikit-learn", "numpy", "pandas", "polars", "lightgbm", "xgboost"):
-        try:
-            packages[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            continue
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "packages": packages,
-    }
-
-
-def _git_sha(project: Project) -> str | None:
-    try:
-        done = subprocess.run(
-            ["git", "rev-parse", "HEAD"],  # noqa: S607  (git from PATH, as the user runs it)
-            cwd=project.root,
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return done.stdout.strip() or None if done.returncode == 0 else None
-
-
-def _check_target(frame: pl.DataFrame, project: Project, training: TrainingSpec) -> tuple[Any, ...]:
-    objective = project.spec.objective
-    if objective.target not in frame.columns:
-        raise TrainingError(
-            f"The target {objective.target!r} is not a column of the dataset.",
-            hint="Check objective.target in loopline.yaml against the contract.",
-        )
-    missing = [c for c in (*training.slices, *training.drop) if c not in frame.columns]
-    if missing:
-        raise TrainingError(
-            f"Column(s) {', '.join(missing)} named in training are not in the dataset.",
-            hint=f"The dataset has: {', '.join(frame.columns)}.",
-        )
-    labels = frame.get_column(objective.target)
-    if labels.null_count():
-        raise TrainingError(
-            f"The target {objective.target!r} has {labels.null_count()} missing values.",
-            hint="Make the target required in the contract so such rows are quarantined.",
-        )
-    if not objective.task.is_classification:
-        return ()
-    classes = tuple(sorted(labels.unique().to_list(), key=str))
-    if len(classes) < 2:
-        raise TrainingError(
-            f"The target {objective.target!r} has one class only ({classes[0]!r}).",
-            hint="A classifier needs examples of at least two classes; check the data.",
-        )
-    if objective.task.value == "binary_classification":
-        if len(classes) != 2:
-            raise TrainingError(
-                f"binary_classification needs 2 classes; {objective.target!r} has {len(classes)}.",
-                hint="Use multiclass_classification, or fix the target.",
-            )
-        if objective.positive_class not in classes:
-            raise TrainingError(
-                f"positive_class {objective.positive_class!r} is not a value of "
-                f"{objective.target!r} "
-                f"(values: {', '.join(map(repr, classes))}).",
-                hint="Set objective.positive_class to one of the target's values.",
-            )
-    return classes
 
 
 def train(
@@ -173,7 +95,7 @@ def train(
         dataset_version_id = version_row.id
     say(f"loading {ref}")
     frame = load_version(ws, ref)
-    classes = _check_target(frame, project, training)
+    classes = check_target(frame, project, training)
     signature = signature_from_contract(
         contract,
         task=task,
@@ -201,8 +123,8 @@ def train(
                 "split": training.split.model_dump(),
             },
             metrics={},
-            environment=_environment(),
-            code_version=_git_sha(project),
+            environment=environment(),
+            code_version=git_sha(project),
             created_by=ws.actor,
         )
         session.add(run)
@@ -249,7 +171,7 @@ def _fit_and_register(
     params = dict(training.params)
     if training.tuning is not None:
         tick = time.perf_counter()
-        params, tuned = _tune(signature, training, parts, labels, split, say)
+        params, tuned = tune(signature, training, parts, labels, split, say)
         timings["tuning_s"] = time.perf_counter() - tick
         with ws.store.transaction() as session:
             run = session.get_one(Run, run_id)
@@ -305,7 +227,7 @@ def _evaluate_and_register(
     training = spec.training
     assert training is not None  # checked by train()
     say("calibrating")
-    model, model_calibration = _calibrate(
+    model, model_calibration = calibrate(
         pipeline,
         signature,
         parts["calibration"],
@@ -315,7 +237,7 @@ def _evaluate_and_register(
     )
     if spec.serving.escalation.out_of_distribution:
         say("fitting the novelty detector")
-        _fit_novelty(model, parts["train"], spec.serving.escalation.novelty_rate, training.seed)
+        fit_novelty(model, parts["train"], spec.serving.escalation.novelty_rate, training.seed)
     say("evaluating on held-out rows")
     tick = time.perf_counter()
     metrics, evaluation, plots = evaluate_model(
@@ -329,9 +251,9 @@ def _evaluate_and_register(
     timings["evaluate_s"] = time.perf_counter() - tick
     metrics.update(measure_latency(model, parts["test"]))
     artifacts: dict[str, str | bytes] = dict(plots)
-    artifacts["holdout.parquet"] = _holdout(model, parts["test"], labels.iloc[split.test])
+    artifacts["holdout.parquet"] = holdout_parquet(model, parts["test"], labels.iloc[split.test])
     evaluation["calibration"] = model_calibration
-    champion_metrics, comparisons = _compare_with_champion(
+    champion_metrics, comparisons = compare_with_champion(
         ws, spec.name, model, parts["test"], labels.iloc[split.test], spec.gates, training.seed
     )
     gaps = {
@@ -364,152 +286,6 @@ def _evaluate_and_register(
         timings,
         started,
     )
-
-
-def _tune(
-    signature: Signature,
-    training: TrainingSpec,
-    parts: dict[str, pd.DataFrame],
-    labels: pd.Series,
-    split: Split,
-    say: Progress,
-) -> tuple[dict[str, Any], Any]:
-    """Search training.tuning.space, scoring each trial on the calibration rows."""
-    from loopline.training._tuning import tune_params
-
-    assert training.tuning is not None  # checked by the caller
-    metric = training.tuning.metric
-    train_x, train_y = parts["train"][signature.names], labels.iloc[split.train]
-    cal_x, cal_y = parts["calibration"][signature.names], labels.iloc[split.calibration]
-
-    def score(params: dict[str, Any]) -> float:
-        candidate = build_pipeline(signature, training.estimator, params, seed=training.seed)
-        try:
-            candidate.fit(train_x, train_y)
-        except Exception as exc:
-            raise UserCodeError(training.estimator, "fit (tuning)", exc) from exc
-        if signature.task == "regression":
-            values = regression_metrics(cal_y.to_numpy(dtype=np.float64), candidate.predict(cal_x))
-        elif signature.task == "binary_classification":
-            index = list(candidate.classes_).index(signature.positive_class)
-            positive = candidate.predict_proba(cal_x)[:, index]
-            outcome = (cal_y.to_numpy() == signature.positive_class).astype(np.int64)
-            values = binary_metrics(outcome, positive, threshold=0.5)
-        else:
-            values = {"accuracy": float(np.mean(candidate.predict(cal_x) == cal_y.to_numpy()))}
-        if metric not in values:
-            raise TrainingError(
-                f"training.tuning.metric {metric!r} is not available for "
-                f"{signature.task}; choose one of {', '.join(sorted(values))}."
-            )
-        return float(values[metric])
-
-    best, summary = tune_params(
-        training.tuning, dict(training.params), score, seed=training.seed, progress=say
-    )
-    return best, summary
-
-
-def _calibrate(
-    pipeline: Any,
-    signature: Signature,
-    rows: pd.DataFrame,
-    labels: pd.Series,
-    training: TrainingSpec,
-    costs: Any,
-) -> tuple[TrainedModel, dict[str, Any]]:
-    """Fit calibrator, decision threshold and conformal quantile on the calibration rows."""
-    classes = tuple(getattr(pipeline, "classes_", ()))
-    if signature.task == "regression":
-        predicted = np.asarray(pipeline.predict(rows[signature.names]), dtype=np.float64)
-        conformal = ConformalRegressor(alpha=training.conformal_alpha).fit(
-            predicted, labels.to_numpy(dtype=np.float64)
-        )
-        return TrainedModel(signature, pipeline, None, conformal, 0.5, classes), {}
-    model = TrainedModel(signature, pipeline, None, None, 0.5, classes)
-    raw = np.asarray(pipeline.predict_proba(rows[signature.names]), dtype=np.float64)
-    if signature.task == "multiclass_classification":
-        y_index = np.searchsorted(np.asarray(classes, dtype=object), labels.to_numpy())
-        model.conformal = ConformalClassifier(alpha=training.conformal_alpha).fit(raw, y_index)
-        return model, {}
-    y = binary_outcome(model, labels)
-    positive_raw = raw[:, model.positive_index]
-    half = len(y) // 2
-    calibrator, report = choose_calibration(
-        positive_raw[:half], y[:half], positive_raw[half:], y[half:], method=training.calibration
-    )
-    if calibrator is not None:  # refit the chosen method on every calibration row
-        calibrator = type(calibrator)(method=calibrator.method).fit(positive_raw, y)
-    model.calibrator = calibrator
-    proba = model.predict_proba(rows)
-    positive = proba[:, model.positive_index]
-    model.threshold, _ = cost_optimal_threshold(
-        y,
-        positive,
-        false_positive=costs.false_positive or 0.0,
-        false_negative=costs.false_negative or 0.0,
-    )
-    y_column = np.where(y == 1, model.positive_index, 1 - model.positive_index)
-    model.conformal = ConformalClassifier(alpha=training.conformal_alpha).fit(proba, y_column)
-    return model, dict(report)
-
-
-def _fit_novelty(model: TrainedModel, train: pd.DataFrame, rate: float, seed: int) -> None:
-    """An isolation forest on the preprocessed training rows, thresholded to flag ``rate``."""
-    from sklearn.ensemble import IsolationForest
-
-    features = model.pipeline[:-1].transform(train[model.signature.names])
-    forest = IsolationForest(
-        n_estimators=100, max_samples=min(2048, len(features)), random_state=seed
-    ).fit(features)
-    scores = -forest.score_samples(features)
-    model.novelty = {
-        "forest": forest,
-        "threshold": float(np.quantile(scores, 1.0 - rate)),
-        "rate": rate,
-    }
-
-
-def _compare_with_champion(
-    ws: Workspace,
-    use_case: str,
-    model: TrainedModel,
-    test: pd.DataFrame,
-    labels: pd.Series,
-    gates: tuple[str, ...],
-    seed: int,
-) -> tuple[dict[str, Any] | None, dict[str, dict[str, float]]]:
-    """The champion's metrics on the same test rows, and paired-bootstrap differences."""
-    with ws.store.transaction() as session:
-        champion = current_alias(session, use_case, "champion")
-        found = (champion.artifact_prefix, champion.manifest_sha256) if champion else None
-    if found is None:
-        return None, {}
-    old = load_model(ws.objects, *found)
-    if set(old.signature.names) - set(test.columns):
-        return None, {}
-    if model.task == "regression":
-        y = labels.to_numpy(dtype=np.float64)
-        return regression_metrics(y, old.predict(test)), {}
-    if model.task != "binary_classification":
-        return None, {}
-    y = binary_outcome(model, labels)
-    new_p, old_p = model.positive_proba(test), old.positive_proba(test)
-    champion_metrics = binary_metrics(y, old_p, threshold=old.threshold)
-    from loopline.training._metrics import expected_calibration_error
-
-    champion_metrics["ece"] = expected_calibration_error(y, old_p)
-    comparisons: dict[str, dict[str, float]] = {}
-    used = {g.split("champion.")[1].split()[0].rstrip(")") for g in gates if "champion." in g}
-    for metric in sorted(used):
-        if metric == "roc_auc":
-            interval = paired_bootstrap(y, old_p, new_p, roc_auc, seed=seed)
-            comparisons[metric] = {
-                "difference": float(interval["difference"]),
-                "low": float(interval["low"]),
-                "high": float(interval["high"]),
-            }
-    return champion_metrics, comparisons
 
 
 def _register(
@@ -626,40 +402,6 @@ def _register(
         duration_s=duration,
         timings=timings,
     )
-
-
-def _holdout(model: TrainedModel, test: pd.DataFrame, labels: pd.Series) -> bytes:
-    """The test rows' outcomes and answers, kept with the model for threshold tuning and as
-    the monitoring reference (Parquet bytes)."""
-    import io
-
-    if model.task == "regression":
-        predicted = model.predict(test)
-        frame = pl.DataFrame({"y": labels.to_numpy(dtype=np.float64), "prediction": predicted})
-    else:
-        proba = model.predict_proba(test)
-        sets = model.prediction_sets(proba)
-        columns: dict[str, Any] = {
-            "label": [str(v) for v in labels.to_numpy()],
-            "prediction": [str(v) for v in model.predict(test)],
-            "confidence": _decision_confidence(model, proba),
-            "set_size": sets.sum(axis=1),
-        }
-        if model.task == "binary_classification":
-            columns["y"] = binary_outcome(model, labels)
-            columns["probability"] = proba[:, model.positive_index]
-        frame = pl.DataFrame(columns)
-    buffer = io.BytesIO()
-    frame.write_parquet(buffer)
-    return buffer.getvalue()
-
-
-def _decision_confidence(model: TrainedModel, proba: Any) -> Any:
-    """The probability that the decision made is right (binary: at the model's threshold)."""
-    if model.task != "binary_classification":
-        return proba.max(axis=1)
-    positive = proba[:, model.positive_index]
-    return np.where(positive >= model.threshold, positive, 1.0 - positive)
 
 
 def _jsonable(value: Any) -> Any:
