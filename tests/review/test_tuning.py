@@ -19,7 +19,7 @@ from loopline.cli import (
     main,
 )
 from loopline.errors import ReviewError
-from loopline.review._tuning import (
+from loopline.review import (
     choose_threshold,
     coverage_risk,
     current_policy,

@@ -8,7 +8,7 @@ import typer
 
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
-from loopline.review._tuning import TunedPolicy, tune_policy
+from loopline.review import TunedPolicy, tune_policy
 
 __all__: list[str] = []
 

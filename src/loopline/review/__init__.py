@@ -21,11 +21,10 @@ from loopline.review._tuning import (
     TunedPolicy,
     choose_threshold,
     coverage_risk,
-    current_policy,
     parse_target,
     tune_holdout,
-    tune_policy,
 )
+from loopline.review._tuning_store import current_policy, tune_policy
 
 __all__ = [
     "ACTIONS",
