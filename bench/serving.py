@@ -447,7 +447,7 @@ def _versions() -> dict[str, str]:
 
 
 def _source() -> dict[str, Any]:
-    """The commit measured, and whether src/ had uncommitted changes."""
+    """The commit the servers ran, and how many files of src/ differed from it."""
 
     def git(*args: str) -> str:
         done = subprocess.run(
@@ -537,10 +537,10 @@ def measure(
                 result["rows_per_s"] = result["rps"] * rows
                 runs[server.name][scenario].append(result)
                 console.print(
-                    f"  rep {repetition + 1} {scenario:<11} {server.name:<9} "
+                    f"  {repetition + 1} {scenario:<11} {server.name:<9}"
                     f"p50 {result['p50_ms']:8.2f} ms  p99 {result['p99_ms']:8.2f} ms  "
                     f"{result['rps']:8.1f} req/s  {result['rows_per_s']:9.0f} rows/s"
-                    f"  (machine {busy:.0%} busy before)"
+                    f"  busy {busy:.0%}"
                     + (
                         f"  ERRORS {result['non_2xx']:.0f}/{result['socket_errors']:.0f}"
                         if result["non_2xx"] or result["socket_errors"]
@@ -727,6 +727,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         logs = root / "logs"
         logs.mkdir()
+        source = _source()  # what the servers load: src/ may change while the benchmark runs
         console.print("starting mlflow, floor and loopline ...")
         with running(servers, logs):
             answers = {server.name: check_answers(server, one, many) for server in servers}
@@ -765,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
             "platform": platform.platform(),
         },
         "versions": _versions(),
-        "source": _source(),
+        "source": source,
         "loopline_decisions_in_the_500_rows": _decisions(answers["loopline"]),
         "loopline_auth": "bearer token" if token is not None else "none (not in this version)",
         "servers": {
