@@ -31,8 +31,8 @@ ALLOWED = {
     "oip-metadata": {"maintainer:predict", "admin:admin"},
     "oip-infer": {"maintainer:predict", "admin:admin"},
     "feedback": {"reviewer:feedback", "admin:admin"},
-    "cases": {"maintainer:predict", "reviewer:review", "admin:admin"},
-    "review-metrics": {"maintainer:predict", "reviewer:review", "admin:admin"},
+    "cases": {"reviewer:review", "admin:admin"},  # a predict token may poll one case, not list
+    "review-metrics": {"reviewer:review", "admin:admin"},
 }
 
 

@@ -379,7 +379,10 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         return await guarded(oip_error, work)
 
     async def actor(request: Request, permission: str) -> str:
-        if permission == "read":  # callers poll their case; reviewers read the queue
+        if permission == "read:strict":  # the queue and its metrics: people, not prediction callers
+            permission = "read"
+            principal = await auth.require(permission)(request)
+        elif permission == "read":  # one case: its caller polls it, reviewers read it
             principal = await auth.authenticate(request)
             if not (principal.allows("predict") or principal.allows("read")):
                 raise AuthError(f"{principal.name} may not read cases.", code="forbidden")

@@ -80,7 +80,7 @@ def add_review_routes(
     ) -> Response:
         """The queue: by priority (expected cost of a wrong automatic decision), then due time."""
         try:
-            await actor(request, "read")
+            await actor(request, "read:strict")
         except LooplineError as error:
             return _error(error)
 
@@ -192,7 +192,7 @@ def add_review_routes(
     async def review_metrics(request: Request) -> Response:
         """Automation, overrides, audited precision, backlog, SLA, agreement and cost."""
         try:
-            await actor(request, "read")
+            await actor(request, "read:strict")
         except LooplineError as error:
             return _error(error)
 
