@@ -253,11 +253,9 @@ class Runtime:
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
-        novel = (
-            list(served.model.is_novel(frame))
-            if use_case.spec.serving.escalation.out_of_distribution
-            else None
-        )
+        # novelty was scored in the model thread, once per micro-batch
+        flags = [bool(answer.pop("_novel", False)) for answer in answers]
+        novel = flags if use_case.spec.serving.escalation.out_of_distribution else None
         escalations = use_case.policy.decide(answers, frame, out_of_range, novel)
         cases: list[dict[str, Any]] = []
         for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
@@ -356,6 +354,7 @@ class Runtime:
                 arm="shadow",
             )
             answer.pop("decided_positive", None)
+            answer.pop("_novel", None)
             logged.append(
                 _record(
                     name, request_id, unit_key, answer, records[index], latency_ms, now, shadow=True

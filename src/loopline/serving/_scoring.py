@@ -20,7 +20,19 @@ def _plain(value: Any) -> Any:
 
 
 def score_frame(model: TrainedModel, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    """Vectorised answers for every row of ``frame`` (decisions are added by the caller)."""
+    """Vectorised answers for every row of ``frame`` (decisions are added by the caller).
+
+    Runs in the model thread, once per micro-batch; when the model has a novelty detector each
+    answer also carries ``_novel`` for the escalation policy (removed before the response).
+    """
+    answers = _score(model, frame)
+    if getattr(model, "novelty", None) is not None:
+        for answer, novel in zip(answers, model.is_novel(frame), strict=True):
+            answer["_novel"] = bool(novel)
+    return answers
+
+
+def _score(model: TrainedModel, frame: pd.DataFrame) -> list[dict[str, Any]]:
     if model.task == "regression":
         predicted = model.predict(frame)
         lower, upper = model.intervals(predicted)
