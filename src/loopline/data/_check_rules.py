@@ -27,6 +27,7 @@ from loopline.expressions import (
     Name,
     Node,
     UnaryOp,
+    ordered_names,
 )
 
 __all__ = ["RULE_FUNCTIONS", "compile_rule", "rule_columns"]
@@ -42,30 +43,7 @@ RULE_FUNCTIONS: dict[str, Callable[[pl.Expr], pl.Expr]] = {
 
 def rule_columns(node: Node) -> tuple[str, ...]:
     """The column names a rule reads, in order of first appearance."""
-    found: list[str] = []
-
-    def walk(item: Node) -> None:
-        if isinstance(item, Name):
-            if item.dotted not in found:
-                found.append(item.dotted)
-        elif isinstance(item, UnaryOp):
-            walk(item.operand)
-        elif isinstance(item, BinaryOp):
-            walk(item.left)
-            walk(item.right)
-        elif isinstance(item, Compare):
-            walk(item.left)
-            if item.right is not None:
-                walk(item.right)
-        elif isinstance(item, ListLit):
-            for element in item.items:
-                walk(element)
-        elif isinstance(item, Call):
-            for arg in item.args:
-                walk(arg)
-
-    walk(node)
-    return tuple(found)
+    return ordered_names(node)
 
 
 def compile_rule(node: Node) -> pl.Expr:

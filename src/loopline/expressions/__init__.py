@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from loopline.expressions._evaluate import evaluate, names
+from loopline.expressions._evaluate import evaluate, names, ordered_names
 from loopline.expressions._parser import (
     BinaryOp,
     Call,
@@ -26,5 +26,6 @@ __all__ = [
     "UnaryOp",
     "evaluate",
     "names",
+    "ordered_names",
     "parse",
 ]

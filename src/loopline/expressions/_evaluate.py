@@ -19,7 +19,7 @@ from loopline.expressions._parser import (
     UnaryOp,
 )
 
-__all__ = ["evaluate", "names"]
+__all__ = ["evaluate", "names", "ordered_names"]
 
 _ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
     "+": operator.add,
@@ -40,11 +40,17 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 def names(node: Node) -> set[str]:
     """Every dotted name the expression refers to (function names excluded)."""
-    found: set[str] = set()
+    return set(ordered_names(node))
+
+
+def ordered_names(node: Node) -> tuple[str, ...]:
+    """The dotted names the expression refers to, in order of first appearance."""
+    found: list[str] = []
 
     def walk(item: Node) -> None:
         if isinstance(item, Name):
-            found.add(item.dotted)
+            if item.dotted not in found:
+                found.append(item.dotted)
         elif isinstance(item, UnaryOp):
             walk(item.operand)
         elif isinstance(item, BinaryOp):
@@ -64,7 +70,7 @@ def names(node: Node) -> set[str]:
                 walk(value)
 
     walk(node)
-    return found
+    return tuple(found)
 
 
 def evaluate(
