@@ -64,25 +64,31 @@ def start_server(ws: Workspace, *, reload_seconds: float = 0.3) -> Server:
     raise RuntimeError("the server did not become ready")
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """The credit example: ingested, a fast model trained and deployed, served on loopback."""
+def deployed_project(root: Path, *, auth: bool) -> Workspace:
+    """The credit example under ``root``: ingested, a fast model trained and deployed directly."""
     import shutil
 
     from loopline.settings import load_settings
 
-    project = tmp_path_factory.mktemp("serving") / "credit-default"
+    project = root / "credit-default"
     shutil.copytree(EXAMPLE, project)
     path = project / "loopline.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["training"]["params"] = {"max_iter": 30}
     doc["gates"] = ["roc_auc >= 0.7"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "off"}  # auth: tests/serving/test_auth.py
+    env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on" if auth else "off"}
     ws = Workspace(load_settings(env, project_dir=project))
     _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
     _api_models.train_model(ws)
     _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")
+    return ws
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """The deployed credit example served on loopback, authentication off (see test_auth.py)."""
+    ws = deployed_project(tmp_path_factory.mktemp("serving"), auth=False)
     server = start_server(ws)
     yield server
     server.stop()

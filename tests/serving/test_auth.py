@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import yaml
 
-from loopline import _api, _api_models, _api_serving
-from loopline._workspace import Workspace
+from loopline import _api
 from loopline.auth import add_user, create_token
-from loopline.settings import load_settings
-from tests.conftest import EXAMPLE
-from tests.serving.conftest import Server, start_server
+from tests.serving.conftest import Server, deployed_project, start_server
 
 # credential -> (role of its user, scopes of the token)
 CREDENTIALS = {
@@ -38,18 +33,8 @@ ALLOWED = {
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dict[str, str]]]:
-    project = tmp_path_factory.mktemp("auth") / "credit-default"
-    shutil.copytree(EXAMPLE, project)
-    path = project / "loopline.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["training"]["params"] = {"max_iter": 20}
-    doc["gates"] = ["roc_auc >= 0.7"]
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = Workspace(load_settings({"LOOPLINE_ACTOR": "tester"}, project_dir=project))
+    ws = deployed_project(tmp_path_factory.mktemp("auth"), auth=True)
     assert ws.settings.auth
-    _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
-    _api_models.train_model(ws)
-    _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")
     tokens = {}
     with ws.store.transaction() as session:
         for role in ("maintainer", "reviewer", "admin"):

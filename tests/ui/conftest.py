@@ -8,7 +8,6 @@ cases. Users: ``rita`` and ``rob`` (reviewers) and ``vic`` (viewer).
 from __future__ import annotations
 
 import asyncio
-import shutil
 import socket
 import threading
 import time
@@ -20,16 +19,15 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-import yaml
 from playwright.sync_api import Browser, Page, Playwright, expect, sync_playwright
 
-from loopline import _api, _api_models, _api_serving
+from loopline import _api
 from loopline._workspace import Workspace
 from loopline.auth import CSRF_COOKIE, Authenticator, add_user, create_token
 from loopline.serving import create_app
-from loopline.settings import load_settings
 from loopline.ui import add_ui_routes
-from tests.conftest import EXAMPLE, ROOT
+from tests.conftest import ROOT
+from tests.serving.conftest import deployed_project
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -94,18 +92,8 @@ def start(ws: Workspace) -> UIServer:
 @pytest.fixture(scope="package")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """The credit example served with authentication on, with escalated cases in the queue."""
-    project = tmp_path_factory.mktemp("ui") / "credit-default"
-    shutil.copytree(EXAMPLE, project)
-    path = project / "loopline.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["training"]["params"] = {"max_iter": 30}
-    doc["gates"] = ["roc_auc >= 0.7"]
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = Workspace(load_settings({"LOOPLINE_ACTOR": "tester"}, project_dir=project))
+    ws = deployed_project(tmp_path_factory.mktemp("ui"), auth=True)
     assert ws.settings.auth
-    _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
-    _api_models.train_model(ws)
-    _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")
     with ws.store.transaction() as session:
         add_user(session, "ada", "maintainer", actor="tester")
         token = create_token(session, "ada", ["predict"], name="ui tests", actor="tester")
@@ -113,7 +101,7 @@ def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
         add_user(session, "rob", "reviewer", PASSWORD, actor="tester")
         add_user(session, "vic", "viewer", PASSWORD, actor="tester")
     server = start(ws)
-    frame = _api.load("credit", project=project).head(ROWS)
+    frame = _api.load("credit", project=ws.settings.project_dir).head(ROWS)
     rows: list[dict[str, Any]] = frame.drop("ID", "default_payment_next_month").to_dicts()
     # unusual applicants: outside the contract's ranges and sets, and over the business rule
     rows += [{**row, "AGE": 130, "EDUCATION": 5, "LIMIT_BAL": 900_000} for row in rows[:3]]
