@@ -6,6 +6,7 @@ from loopline.store._audit import list_audit, record_audit
 from loopline.store._objects import ObjectRef, ObjectStore
 from loopline.store._store import Store, open_store
 from loopline.store._tables import (
+    Alert,
     AliasEvent,
     ApiToken,
     Approval,
@@ -21,9 +22,12 @@ from loopline.store._tables import (
     Feedback,
     GateResult,
     IngestBatch,
+    Job,
+    JobStep,
     LineageEdge,
     LineageNode,
     ModelVersion,
+    MonitorReport,
     Run,
     UseCase,
     User,
@@ -32,6 +36,7 @@ from loopline.store._tables import (
 )
 
 __all__ = [
+    "Alert",
     "AliasEvent",
     "ApiToken",
     "Approval",
@@ -47,9 +52,12 @@ __all__ = [
     "Feedback",
     "GateResult",
     "IngestBatch",
+    "Job",
+    "JobStep",
     "LineageEdge",
     "LineageNode",
     "ModelVersion",
+    "MonitorReport",
     "ObjectRef",
     "ObjectStore",
     "Run",
