@@ -26,6 +26,7 @@ error without them::
     │   └── GateFailedError     a promotion was refused by failing gates (has problems)
     ├── ServingError            a request cannot be served (has problems and an HTTP status)
     ├── ReviewError             a case or feedback operation is refused (has an HTTP status)
+    ├── ExperimentError         experiment statistics cannot be computed from the numbers given
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -40,6 +41,7 @@ __all__ = [
     "ContractError",
     "DataError",
     "DatasetError",
+    "ExperimentError",
     "ExpressionError",
     "GateFailedError",
     "IntegrityError",
@@ -261,6 +263,12 @@ class ReviewError(_StatusError):
     """A case cannot be claimed or decided as asked, or feedback is refused; ``status`` is HTTP."""
 
     code = "review-refused"
+
+
+class ExperimentError(LooplineError):
+    """Experiment statistics cannot be computed: an empty arm, impossible counts, a bad level."""
+
+    code = "experiment-error"
 
 
 class UserCodeError(LooplineError):
