@@ -27,6 +27,7 @@ error without them::
     ├── ServingError            a request cannot be served (has problems and an HTTP status)
     ├── ReviewError             a case or feedback operation is refused (has an HTTP status)
     ├── ExperimentError         experiment statistics cannot be computed from the numbers given
+    ├── JobError                a background job does not exist or cannot change state as asked
     └── UserCodeError           user code (an estimator, a transform) raised
 """
 
@@ -45,6 +46,7 @@ __all__ = [
     "ExpressionError",
     "GateFailedError",
     "IntegrityError",
+    "JobError",
     "LineageError",
     "LooplineError",
     "ObjectStoreError",
@@ -263,6 +265,12 @@ class ReviewError(_StatusError):
     """A case cannot be claimed or decided as asked, or feedback is refused; ``status`` is HTTP."""
 
     code = "review-refused"
+
+
+class JobError(LooplineError):
+    """A background job does not exist, has no handler, or cannot be cancelled or retried."""
+
+    code = "job-error"
 
 
 class ExperimentError(LooplineError):
