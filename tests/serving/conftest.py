@@ -64,8 +64,9 @@ def start_server(ws: Workspace, *, reload_seconds: float = 0.3) -> Server:
     raise RuntimeError("the server did not become ready")
 
 
-def deployed_project(root: Path, *, auth: bool) -> Workspace:
-    """The credit example under ``root``: ingested, a fast model trained and deployed directly."""
+def deployed_project(root: Path, *, auth: bool, database_url: str | None = None) -> Workspace:
+    """The credit example under ``root``: ingested, a fast model trained and deployed directly
+    (the store: SQLite in the project's home, or ``database_url``)."""
     import shutil
 
     from loopline.settings import load_settings
@@ -78,6 +79,8 @@ def deployed_project(root: Path, *, auth: bool) -> Workspace:
     doc["gates"] = ["roc_auc >= 0.7"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on" if auth else "off"}
+    if database_url is not None:
+        env["LOOPLINE_DATABASE_URL"] = database_url
     ws = Workspace(load_settings(env, project_dir=project))
     _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
     _api_models.train_model(ws)

@@ -56,6 +56,7 @@ class EscalationPolicy:
         costs: ``objective.costs``, for the cost band and case priorities.
         seed: Seed of the audit sampler (``None``: unpredictable).
         confidence_below: A tuned threshold that overrides the project file's.
+        audit_sample_rate: An audit rate that overrides the project file's (raised by alerts).
     """
 
     def __init__(
@@ -65,11 +66,15 @@ class EscalationPolicy:
         *,
         seed: int | None = None,
         confidence_below: float | None = None,
+        audit_sample_rate: float | None = None,
     ) -> None:
         self.escalation = escalation
         self.costs = costs
         self.threshold = (
             confidence_below if confidence_below is not None else escalation.confidence_below
+        )
+        self.audit_sample_rate = (
+            audit_sample_rate if audit_sample_rate is not None else escalation.audit_sample_rate
         )
         self.rules = [(text, parse(text), compile_rule(parse(text))) for text in escalation.rules]
         self.random = random.Random(seed)  # noqa: S311  (statistical sampling, not security)
@@ -150,7 +155,7 @@ class EscalationPolicy:
             if reasons:
                 out.append(Escalation("review", reasons, False, 1.0, expected))
                 continue
-            rate = self.escalation.audit_sample_rate
+            rate = self.audit_sample_rate
             sampled = rate > 0 and self.random.random() < rate
             out.append(Escalation("auto", [], sampled, rate, expected))
         return out

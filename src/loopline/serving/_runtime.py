@@ -149,7 +149,8 @@ class Runtime:
         return EscalationPolicy(
             spec.serving.escalation,
             spec.objective.costs,
-            confidence_below=tuned["confidence_below"] if tuned else None,
+            confidence_below=tuned.get("confidence_below") if tuned else None,
+            audit_sample_rate=tuned.get("audit_sample_rate") if tuned else None,
         )
 
     async def reload(self) -> bool:

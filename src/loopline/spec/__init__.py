@@ -11,6 +11,7 @@ from loopline.spec._loader import (
 )
 from loopline.spec._models import (
     SUCCESS_METRICS,
+    AlertSpec,
     Costs,
     DataSpec,
     EscalationSpec,
@@ -33,6 +34,7 @@ __all__ = [
     "PROJECT_FILE",
     "SUCCESS_METRICS",
     "TEMPLATES",
+    "AlertSpec",
     "Costs",
     "DataSpec",
     "EscalationSpec",

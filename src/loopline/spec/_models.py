@@ -311,16 +311,49 @@ class ServingSpec(_Strict):
 
 
 class DriftSpec(_Strict):
+    """How drift is tested: an alarm needs a significant test (Benjamini-Hochberg at ``fdr``
+    across the report's features) and an effect of at least ``min_effect``."""
+
     method: Literal["auto", "ks", "wasserstein", "psi", "chi2", "jensenshannon"] = "auto"
     fdr: float = Field(default=0.05, gt=0, lt=1)
     min_effect: float | None = Field(default=None, gt=0)
     persistence: int = Field(default=1, ge=1)
-    columns: dict[str, str] = Field(default_factory=dict)
+    share: float = Field(default=0.5, gt=0, le=1)
+    columns: dict[str, Literal["auto", "ks", "wasserstein", "psi", "chi2", "jensenshannon"]] = (
+        Field(default_factory=dict)
+    )
 
 
 class PerformanceSpec(_Strict):
-    metric: str = "roc_auc"
+    metric: Literal["accuracy", "precision", "recall", "f1", "roc_auc", "mae", "rmse"] = "roc_auc"
     min: float | None = None
+
+
+class AlertSpec(_Strict):
+    """An alert rule over a monitoring report's metrics.
+
+    ``when`` and ``clear`` are expressions over the report's flat metrics (``drift_share``,
+    ``dataset_drift``, ``estimated.roc_auc``, ``performance.roc_auc``, ``automation_rate``, ...).
+    A firing alert resolves only when ``clear`` holds (hysteresis; default: ``when`` is false).
+    """
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]{0,62}$")
+    when: str
+    clear: str | None = None
+    severity: Literal["info", "warning", "critical"] = "warning"
+    cooldown: Duration = 21600
+    route: tuple[Literal["log", "webhook", "retrain", "rollback", "raise_audit"], ...] = ("log",)
+    message: str | None = None
+
+    @field_validator("cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> int:
+        return _parse_duration(value)
+
+    @field_validator("when", "clear")
+    @classmethod
+    def _expression(cls, value: str | None) -> str | None:
+        return None if value is None else _check_expression(value)
 
 
 class MonitoringSpec(_Strict):
@@ -328,8 +361,11 @@ class MonitoringSpec(_Strict):
 
     every: Duration = 3600
     window: Duration = 86400
+    min_rows: int = Field(default=100, ge=1)
     drift: DriftSpec = DriftSpec()
     performance: PerformanceSpec | None = None
+    alerts: tuple[AlertSpec, ...] | None = None
+    webhook_url: str | None = Field(default=None, pattern=r"^https?://")
 
     @field_validator("every", "window", mode="before")
     @classmethod
