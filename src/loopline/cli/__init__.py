@@ -13,6 +13,8 @@ from loopline.cli import _policy  # noqa: F401  (policy)
 from loopline.cli import _auth  # noqa: F401  (users, tokens)
 from loopline.cli import _lineage  # noqa: F401  (lineage, audit)
 from loopline.cli import _demo  # noqa: F401  (demo)
+from loopline.cli import _jobs  # noqa: F401  (worker, jobs, up)
+from loopline.cli import _monitor  # noqa: F401  (monitor)
 from loopline.cli._app import app, main
 
 __all__ = ["app", "main"]
