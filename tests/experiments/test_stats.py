@@ -175,6 +175,7 @@ def test_welch_refuses_two_constant_arms() -> None:
         ([], [1.0, 2.0]),
         ([1.0, np.nan, 2.0], [1.0, 2.0]),
         ([[1.0]], [1.0]),
+        (["a", "b"], [1.0, 2.0]),
     ],
 )
 def test_welch_refuses_bad_samples(control: list[float], treatment: list[float]) -> None:

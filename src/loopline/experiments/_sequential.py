@@ -26,7 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from loopline.errors import ExperimentError
-from loopline.experiments._stats import Kind, _level
+from loopline.experiments._stats import Kind, _floats, _level
 
 __all__ = ["DEFAULT_TAU", "Sequential", "SequentialPath", "sequential_path", "sequential_test"]
 
@@ -260,7 +260,7 @@ def _variance(values: npt.ArrayLike | None, name: str) -> FloatArray:
 
 
 def _finite(values: npt.ArrayLike, name: str) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64)
+    array = _floats(values, name)
     if not np.isfinite(array).all():
         raise ExperimentError(
             f"{name} must be finite at every look; got {_first_bad(array, ~np.isfinite(array))}.",

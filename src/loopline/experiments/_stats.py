@@ -248,7 +248,7 @@ def compare_samples(
     """
     arms = []
     for name, values in (("control", control), ("treatment", treatment)):
-        array = np.asarray(values, dtype=float)
+        array = _floats(values, f"The {name} sample of {metric!r}")
         if array.ndim != 1 or not np.isfinite(array).all():
             raise ExperimentError(
                 f"The {name} sample of {metric!r} must be a one-dimensional array of finite "
@@ -260,6 +260,17 @@ def compare_samples(
         arms.append((float(array.mean()) if array.size else 0.0, variance, int(array.size)))
     (m_c, v_c, n_c), (m_t, v_t, n_t) = arms
     return compare_means(m_c, v_c, n_c, m_t, v_t, n_t, alpha=alpha, metric=metric)
+
+
+def _floats(values: npt.ArrayLike, what: str) -> npt.NDArray[np.float64]:
+    """``values`` as a float array; values that are not numbers raise ExperimentError."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ExperimentError(
+            f"{what} must hold numbers; {exc}.",
+            hint="Convert the values to numbers (and drop units without one) before comparing.",
+        ) from exc
 
 
 def _wilson(successes: int, n: int, crit: float) -> tuple[float, float]:
