@@ -94,3 +94,31 @@ def test_a_killed_worker_s_job_completes_exactly_once_on_restart(
     assert (job.status, job.attempts, job.result) == ("succeeded", 2, {"finished_on_attempt": 2})
     assert steps == {"first": 1, "second": 2, "third": 2}  # first kept; second rolled back, redone
     assert effects == ["first", "second", "third"]  # every step's effect exactly once
+
+
+def test_sigterm_stops_the_worker_and_gives_its_job_back(
+    example_project: Path, database_url: str
+) -> None:
+    store = open_store(database_url)
+    with store.transaction() as session:
+        job_id = enqueue(session, "wait_for_stop", actor="tester").id
+    env = {**os.environ, "LOOPLINE_DATABASE_URL": database_url, "PYTHONPATH": str(ROOT)}
+    command = worker(example_project, database_url)
+    command[command.index("crash")] = "wait_for_stop"
+    process = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True)
+
+    def running() -> bool:
+        with store.transaction() as session:
+            return get_job(session, job_id).status == "running"
+
+    try:
+        wait_for(running, process)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+    with store.transaction() as session:
+        job = get_job(session, job_id)
+    store.dispose()
+    assert process.returncode == 0, err
+    assert (job.status, job.attempts, job.lease_owner) == ("queued", 0, None)
+    assert f"job {job_id} (wait_for_stop) released" in err

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 import typer
 
+from loopline._workspace import Workspace
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, err_console, table, to_json
 from loopline.errors import SettingsError
@@ -42,11 +45,22 @@ Modules = Annotated[
 ]
 
 
-def _stop_on_signals(stop: threading.Event) -> None:
+@contextlib.contextmanager
+def _opened() -> Iterator[Workspace]:
+    """The workspace, its database connections closed at the end of the command."""
+    ws = workspace()
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+def _stop_on_signals(stop: threading.Event, *, quiet: bool = False) -> None:
     """The first SIGTERM or SIGINT asks the worker to stop; a second interrupts at once."""
 
     def handle(signum: int, _frame: Any) -> None:
-        err_console.print(f"{signal.Signals(signum).name}: finishing the running jobs…")
+        if not quiet:
+            err_console.print(f"{signal.Signals(signum).name}: finishing the running jobs…")
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
@@ -91,49 +105,49 @@ def worker(
 ) -> None:
     """Run scheduled monitors and queued jobs until stopped (SIGTERM or Ctrl-C)."""
     import_modules(modules.split(","))
-    ws = workspace()
-    runner = Worker(
-        ws,
-        concurrency=concurrency,
-        lease_seconds=lease_seconds,
-        poll_seconds=poll_seconds,
-        kinds=kind or None,
-        schedule=not no_schedule,
-        on_event=None if once else _printer(json_output),
-    )
-    if once:
-        runner.run_once()
-        rows = runner.processed
-        Output(json_output).result(
-            rows,
-            lambda: console.print(
-                table(
-                    f"{len(rows)} job(s) run by {runner.worker_id}",
-                    ["job", "kind", "use case", "outcome", "attempt", "seconds", "error"],
-                    [
-                        (
-                            r["id"],
-                            r["kind"],
-                            r["use_case"],
-                            r["event"],
-                            f"{r['attempts']}/{r['max_attempts']}",
-                            f"{r['seconds']:.2f}",
-                            _short(r["error"]),
-                        )
-                        for r in rows
-                    ],
-                )
-            ),
+    with _opened() as ws:
+        runner = Worker(
+            ws,
+            concurrency=concurrency,
+            lease_seconds=lease_seconds,
+            poll_seconds=poll_seconds,
+            kinds=kind or None,
+            schedule=not no_schedule,
+            on_event=None if once else _printer(json_output),
         )
-        return
-    stop = threading.Event()
-    _stop_on_signals(stop)
-    if not json_output:
-        err_console.print(
-            f"Worker {runner.worker_id} on {ws.settings.database_url.split('://')[0]} "
-            f"(concurrency {concurrency}); Ctrl-C to stop."
-        )
-    runner.run(stop)
+        if once:
+            runner.run_once()
+            rows = runner.processed
+            Output(json_output).result(
+                rows,
+                lambda: console.print(
+                    table(
+                        f"{len(rows)} job(s) run by {runner.worker_id}",
+                        ["job", "kind", "use case", "outcome", "attempt", "seconds", "error"],
+                        [
+                            (
+                                r["id"],
+                                r["kind"],
+                                r["use_case"],
+                                r["event"],
+                                f"{r['attempts']}/{r['max_attempts']}",
+                                f"{r['seconds']:.2f}",
+                                _short(r["error"]),
+                            )
+                            for r in rows
+                        ],
+                    )
+                ),
+            )
+            return
+        stop = threading.Event()
+        _stop_on_signals(stop)
+        if not json_output:
+            err_console.print(
+                f"Worker {runner.worker_id} on {ws.settings.database_url.split('://')[0]} "
+                f"(concurrency {concurrency}); Ctrl-C to stop."
+            )
+        runner.run(stop)
 
 
 @jobs_app.command("list")
@@ -147,8 +161,7 @@ def jobs_list(
     json_output: Json = False,
 ) -> None:
     """Jobs, newest first, with their status and attempts."""
-    ws = workspace()
-    with ws.store.transaction() as session:
+    with _opened() as ws, ws.store.transaction() as session:
         rows = [job_dict(j) for j in list_jobs(session, status=status, kind=kind, limit=limit)]
     Output(json_output).result(
         rows,
@@ -182,8 +195,7 @@ def _short(text: str | None, width: int = 60) -> str | None:
 @jobs_app.command("show")
 def jobs_show(job_id: JobId, json_output: Json = False) -> None:
     """One job: payload, attempts, result or error, and the steps it completed."""
-    ws = workspace()
-    with ws.store.transaction() as session:
+    with _opened() as ws, ws.store.transaction() as session:
         job = get_job(session, job_id)
         info = job_dict(job, list_steps(session, job.id))
 
@@ -212,8 +224,7 @@ def jobs_show(job_id: JobId, json_output: Json = False) -> None:
 @jobs_app.command("retry")
 def jobs_retry(job_id: JobId, reason: Reason = None, json_output: Json = False) -> None:
     """Queue a failed or cancelled job again; completed steps are not run again."""
-    ws = workspace()
-    with ws.store.transaction() as session:
+    with _opened() as ws, ws.store.transaction() as session:
         info = job_dict(retry(session, job_id, actor=ws.actor, reason=reason))
     Output(json_output).result(
         info, lambda: console.print(f"Job {info['id']} ({info['kind']}) queued again.")
@@ -223,8 +234,7 @@ def jobs_retry(job_id: JobId, reason: Reason = None, json_output: Json = False) 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: JobId, reason: Reason = None, json_output: Json = False) -> None:
     """Cancel a queued or running job (a running one stops at its next step)."""
-    ws = workspace()
-    with ws.store.transaction() as session:
+    with _opened() as ws, ws.store.transaction() as session:
         info = job_dict(cancel(session, job_id, actor=ws.actor, reason=reason))
     Output(json_output).result(
         info, lambda: console.print(f"Job {info['id']} ({info['kind']}) cancelled.")
@@ -246,36 +256,41 @@ def up(
     from loopline.serving._app import create_app
 
     import_modules(modules.split(","))
-    ws = workspace()
-    if not ws.settings.auth and not _is_loopback(host):
-        raise SettingsError(
-            f"Refusing to listen on {host} with LOOPLINE_AUTH=off: without authentication the "
-            "server only serves loopback addresses.",
-            hint="Turn authentication on (unset LOOPLINE_AUTH) or listen on 127.0.0.1.",
+    with _opened() as ws:
+        if not ws.settings.auth and not _is_loopback(host):
+            raise SettingsError(
+                f"Refusing to listen on {host} with LOOPLINE_AUTH=off: without authentication the "
+                "server only serves loopback addresses.",
+                hint="Turn authentication on (unset LOOPLINE_AUTH) or listen on 127.0.0.1.",
+            )
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(ws), host=host, port=port, log_level="warning", access_log=False
+            )
         )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(ws), host=host, port=port, log_level="warning", access_log=False)
-    )
-    runner = Worker(ws, concurrency=concurrency, on_event=_printer(json_output))
-    stop = threading.Event()
-    thread = threading.Thread(target=runner.run, args=(stop,), name="worker", daemon=True)
-    info = {
-        "host": host,
-        "port": port,
-        "docs": f"http://{host}:{port}/docs",
-        "worker": runner.worker_id,
-    }
-    Output(json_output).result(
-        info,
-        lambda: console.print(
-            f"Serving {ws.project.spec.name} on http://{host}:{port} (OpenAPI at /docs) with "
-            f"worker {runner.worker_id}"
-        ),
-    )
-    sys.stdout.flush()
-    thread.start()
-    try:
-        server.run()  # returns on SIGTERM / Ctrl-C (uvicorn handles both)
-    finally:
-        stop.set()
-        thread.join()
+        runner = Worker(ws, concurrency=concurrency, on_event=_printer(json_output))
+        stop = threading.Event()
+        thread = threading.Thread(target=runner.run, args=(stop,), name="worker", daemon=True)
+        info = {
+            "host": host,
+            "port": port,
+            "docs": f"http://{host}:{port}/docs",
+            "worker": runner.worker_id,
+        }
+        Output(json_output).result(
+            info,
+            lambda: console.print(
+                f"Serving {ws.project.spec.name} on http://{host}:{port} (OpenAPI at /docs) with "
+                f"worker {runner.worker_id}"
+            ),
+        )
+        sys.stdout.flush()
+        # uvicorn shuts down on SIGTERM / Ctrl-C, then re-raises the signal to the handler it
+        # found: ours, which stops the worker instead of killing the process mid-job.
+        _stop_on_signals(stop, quiet=True)
+        thread.start()
+        try:
+            server.run()
+        finally:
+            stop.set()
+            thread.join()
