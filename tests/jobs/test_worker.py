@@ -180,3 +180,15 @@ def test_worker_refuses_a_zero_concurrency(workspace: Workspace) -> None:
 
     with pytest.raises(JobError, match="concurrency must be positive"):
         Worker(workspace, concurrency=0)
+
+
+def test_one_worker_enqueues_each_slot_once_across_runs(workspace: Workspace) -> None:
+    every = workspace.project.spec.monitoring.every
+    start = datetime.fromtimestamp((time.time() // every) * every, tz=timezone.utc)
+    worker = Worker(workspace, kinds=["nothing"])
+    for offset in (1, 2, every + 1, every + 2, 2 * every + 1):
+        worker.run_once(now=start + timedelta(seconds=offset))
+    with workspace.store.transaction() as session:
+        keys = list(session.scalars(select(Job.idempotency_key).order_by(Job.id)))
+    slot = int(start.timestamp()) // every
+    assert keys == [f"monitor:credit-default:{slot + n}" for n in range(3)]

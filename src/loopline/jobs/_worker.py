@@ -177,7 +177,7 @@ class Worker:
         #: Summaries of the jobs this worker ran, oldest first.
         self.processed: list[dict[str, Any]] = []
         self._processed_lock = threading.Lock()
-        self._scheduled: set[str] = set()
+        self._scheduled: dict[str, str] = {}  # schedule → the key last enqueued
         self._schedules: list[Schedule] | None = None
 
     def run_once(self, *, now: datetime | None = None) -> int:
@@ -261,10 +261,11 @@ class Worker:
                 logger.warning("scheduled jobs are off: %s", exc.message)
                 self._schedules = []
         moment = now or utcnow()
-        due = [s for s in self._schedules if s.key(s.slot(moment)) not in self._scheduled]
+        current = [(s, f"{s.name}:{s.use_case}", s.key(s.slot(moment))) for s in self._schedules]
+        due = [(s, name, key) for s, name, key in current if self._scheduled.get(name) != key]
         if due:
-            jobs = enqueue_scheduled(self.ws, now=moment, only=due)
-            self._scheduled.update(job.idempotency_key or "" for job in jobs)
+            enqueue_scheduled(self.ws, now=moment, only=[s for s, _, _ in due])
+            self._scheduled.update((name, key) for _, name, key in due)
 
     def _execute(self, job: Job, stop: threading.Event) -> None:
         context = JobContext(self.ws.store, job, worker_id=self.worker_id, stop=stop)
@@ -293,7 +294,14 @@ class Worker:
             except JobInterrupted:
                 outcome = ("release", None)
             except Exception as exc:  # a handler's failure fails the job, not the worker
-                logger.exception("job %s (%s) raised", job.id, job.kind)
+                logger.warning(
+                    "job %s (%s) raised %s: %s",
+                    job.id,
+                    job.kind,
+                    type(exc).__name__,
+                    exc,
+                    exc_info=logger.isEnabledFor(logging.DEBUG),
+                )
                 outcome = ("fail", f"{type(exc).__name__}: {exc}")
         finally:
             done.set()
