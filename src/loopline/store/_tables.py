@@ -43,6 +43,7 @@ __all__ = [
     "DatasetVersion",
     "DecisionPolicyRecord",
     "Deployment",
+    "Experiment",
     "Feedback",
     "GateResult",
     "IngestBatch",
@@ -539,3 +540,36 @@ class JobStep(Base):
     step: Mapped[str] = mapped_column(String(100))
     result: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Experiment(Base):
+    """An A/B test of a challenger against the champion on live traffic, and its decision.
+
+    Created by ``loopline deploy --strategy ab``; at most one runs per use case (enforced by
+    :mod:`loopline.experiments`). ``config`` holds what was fixed before the first look (alpha,
+    MDE, power, planned units per arm, ``tau``, guardrail bounds, arm weights); ``state`` holds
+    the last sequential look, which the next look carries forward, the last analysis and a short
+    series of looks. ``status`` moves from ``running`` to ``decided`` or ``stopped``, once.
+    """
+
+    __tablename__ = "experiments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True)
+    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    deployment_revision: Mapped[int]
+    champion: Mapped[str] = mapped_column(String(100))
+    champion_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    challenger: Mapped[str] = mapped_column(String(100))
+    challenger_version_id: Mapped[int] = mapped_column(ForeignKey("model_versions.id"))
+    primary_metric: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(20))
+    higher_is_better: Mapped[bool]
+    config: Mapped[dict[str, Any]]
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    decision: Mapped[str | None] = mapped_column(String(30))
+    reason: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    actor: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    decided_at: Mapped[datetime | None]
