@@ -275,8 +275,9 @@ def drift_report(
     if prediction is not None:
         ref, scores = _prediction(prediction, reference_prediction, profile, window)
         threshold = _threshold(min_effect, prediction)
+        default = "ks" if isinstance(ref, NumericReference) else "chi2"
         score = _decide(
-            [_feature(prediction, ref, window, scores, "auto", threshold, min_rows)], fdr
+            [_feature(prediction, ref, window, scores, default, threshold, min_rows)], fdr
         )[0]
     tested = [f for f in features if f.status in ("ok", "drift")]
     drift_share = sum(f.alarm for f in tested) / len(tested) if tested else None
