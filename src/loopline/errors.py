@@ -26,6 +26,7 @@ error without them::
     │   └── GateFailedError     a promotion was refused by failing gates (has problems)
     ├── ServingError            a request cannot be served (has problems and an HTTP status)
     ├── ReviewError             a case or feedback operation is refused (has an HTTP status)
+    ├── MonitoringError         no such report or use case to monitor (has an HTTP status)
     ├── ExperimentError         experiment statistics cannot be computed from the numbers given
     ├── JobError                a background job does not exist or cannot change state as asked
     └── UserCodeError           user code (an estimator, a transform) raised
@@ -49,6 +50,7 @@ __all__ = [
     "JobError",
     "LineageError",
     "LooplineError",
+    "MonitoringError",
     "ObjectStoreError",
     "Problem",
     "ProjectError",
@@ -265,6 +267,12 @@ class ReviewError(_StatusError):
     """A case cannot be claimed or decided as asked, or feedback is refused; ``status`` is HTTP."""
 
     code = "review-refused"
+
+
+class MonitoringError(_StatusError):
+    """No report, no such use case, or a monitoring run that cannot be made; ``status`` is HTTP."""
+
+    code = "monitoring-error"
 
 
 class JobError(LooplineError):

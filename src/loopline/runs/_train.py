@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +63,16 @@ class TrainResult:
 
 
 def train(
-    ws: Workspace, *, dataset: str | None = None, progress: Progress | None = None
+    ws: Workspace,
+    *,
+    dataset: str | None = None,
+    progress: Progress | None = None,
+    tags: Mapping[str, str] | None = None,
 ) -> TrainResult:
     """Train, evaluate, gate and register a model version for the workspace's use case.
+
+    ``tags`` are kept with the run (``params["tags"]``): the retraining job tags its run with
+    its own id, so a retried job finds the model it already registered instead of training twice.
 
     Raises:
         TrainingError: The project, data or gates do not allow training; nothing is registered.
@@ -121,6 +128,7 @@ def train(
                 **training.params,
                 "seed": training.seed,
                 "split": training.split.model_dump(),
+                **({"tags": dict(tags)} if tags else {}),
             },
             metrics={},
             environment=environment(),
@@ -208,6 +216,16 @@ def _fit_and_register(
         )
 
 
+def reference_profile(train: pd.DataFrame, signature: Signature) -> bytes:
+    """The training rows' reference profile (``reference.parquet``): what monitoring compares
+    served inputs with, so it never re-reads the training data."""
+    from loopline.monitoring import build_reference  # monitoring reads the registry: import late
+
+    return build_reference(
+        train, categorical=signature.categorical, columns=signature.names
+    ).to_bytes()
+
+
 def _evaluate_and_register(
     ws: Workspace,
     project: Project,
@@ -252,6 +270,8 @@ def _evaluate_and_register(
     metrics.update(measure_latency(model, parts["test"]))
     artifacts: dict[str, str | bytes] = dict(plots)
     artifacts["holdout.parquet"] = holdout_parquet(model, parts["test"], labels.iloc[split.test])
+    say("profiling the training data for monitoring")
+    artifacts["reference.parquet"] = reference_profile(parts["train"], signature)
     evaluation["calibration"] = model_calibration
     champion_metrics, comparisons = compare_with_champion(
         ws, spec.name, model, parts["test"], labels.iloc[split.test], spec.gates, training.seed

@@ -40,6 +40,7 @@ from loopline.ui._http import (
     set_login_cookie,
 )
 from loopline.ui._metrics import ReportSource, success_rows, success_targets
+from loopline.ui._monitoring import monitoring_context
 from loopline.ui._queue import (
     PAGE_SIZES,
     REASONS,
@@ -68,6 +69,7 @@ NOTICES = {
     "escalate": "Escalated one tier: the case is back in the queue.",
     "queue-empty": "Nothing is waiting for you: every pending case is taken or decided.",
     "signed-out": "You have signed out.",
+    "monitored": "Monitored: the report below is new; alerts it raised are listed.",
 }
 
 
@@ -269,6 +271,36 @@ class _Pages:
             ),
         )
 
+    async def monitoring(self, request: Request) -> Response:
+        """Drift heatmap, performance and its estimate over time, data quality, business, alerts."""
+        try:
+            principal = await self.auth.require("read")(request)
+        except AuthError as error:
+            return self.refused(request, error)
+        data = await self.blocking(lambda: monitoring_context(self.ws))
+        return self.render.page(
+            "monitoring.html",
+            self.context(
+                request,
+                principal,
+                active="monitoring",
+                can_run=principal.allows("train"),
+                every=f"{self.ws.project.spec.monitoring.every // 60} min",
+                **data,
+            ),
+        )
+
+    async def run_monitor(self, request: Request) -> Response:
+        """Run the monitor now (maintainers): stores a report, may raise alerts."""
+        try:
+            principal = await self.auth.require("train")(request)
+        except AuthError as error:
+            return self.refused(request, error)
+        from loopline.monitoring._monitor import run_monitor
+
+        await self.blocking(lambda: run_monitor(self.ws, actor=self.actor(principal)))
+        return redirect("/ui/monitoring?notice=monitored")
+
     # -- a case ------------------------------------------------------------------------------
 
     async def case(self, request: Request, case_id: str) -> Response:
@@ -416,6 +448,8 @@ def add_ui_routes(app: FastAPI, ws: Workspace, auth: Authenticator, runtime: Run
         ("/ui/login", pages.login, "POST"),
         ("/ui/logout", pages.logout, "POST"),
         ("/ui/metrics", pages.metrics, "GET"),
+        ("/ui/monitoring", pages.monitoring, "GET"),
+        ("/ui/monitoring/run", pages.run_monitor, "POST"),
         ("/ui/next", pages.next_case, "POST"),
         ("/ui/cases/{case_id}", pages.case, "GET"),
         ("/ui/cases/{case_id}/claim", pages.claim, "POST"),
