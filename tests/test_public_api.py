@@ -22,6 +22,9 @@ PACKAGES = [
     "loopline.auth",
     "loopline.review",
     "loopline.ui",
+    "loopline.monitoring",
+    "loopline.jobs",
+    "loopline.experiments",
 ]
 
 

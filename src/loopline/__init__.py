@@ -9,6 +9,8 @@ and pipelines::
     print(result.status, result.version, result.rows_quarantined)
     frame = loopline.load("credit", version=1)             # time travel: exactly what was ingested
     report = loopline.validate(frame, loopline.load_contract("contracts/credit.yaml"))
+    drift = loopline.drift_report(reference_frame, current_frame)  # any two frames, like Evidently
+    print(drift.to_polars())
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from loopline._version import __version__
 from loopline._workspace import Workspace, open_workspace
 from loopline.data import Contract, infer_contract, load_contract, validate
 from loopline.errors import LooplineError
+from loopline.monitoring import build_reference, drift_report
 from loopline.settings import Settings, load_settings
 from loopline.spec import Project, load_project
 
@@ -29,6 +32,8 @@ __all__ = [
     "Settings",
     "Workspace",
     "__version__",
+    "build_reference",
+    "drift_report",
     "infer_contract",
     "ingest",
     "load",
