@@ -166,6 +166,7 @@ def approve_model(ws: Workspace, ref: str, *, reason: str | None) -> dict[str, A
 
 def rollback_champion(ws: Workspace, use_case: str, *, reason: str | None) -> dict[str, Any]:
     """Return the champion alias to the previous champion; audited."""
+    from loopline.experiments import stop_running_experiment
     from loopline.serving import current_deployment, rollback_deployment
 
     with ws.store.transaction() as session:
@@ -173,6 +174,7 @@ def rollback_champion(ws: Workspace, use_case: str, *, reason: str | None) -> di
         if deployment is not None:
             before = [a["version"] for a in deployment.arms if a["role"] != "shadow"]
             after = rollback_deployment(session, use_case, actor=ws.actor, reason=reason)
+            stop_running_experiment(session, use_case, actor=ws.actor, reason="rolled back")
             return {
                 "use_case": use_case,
                 "from": max(before),

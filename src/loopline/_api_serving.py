@@ -9,6 +9,7 @@ from typing import Any
 import polars as pl
 
 from loopline._workspace import Workspace, open_workspace
+from loopline.experiments import create_experiment, stop_running_experiment
 from loopline.serving import current_deployment, deploy, read_predictions, rollback_deployment
 
 __all__ = ["deploy_model", "deployment_info", "predictions", "rollback_use_case"]
@@ -41,7 +42,20 @@ def deploy_model(
             rollout=ws.project.spec.serving.rollout,
             weight=weight,
         )
-        return _info(row)
+        info = _info(row)
+        if strategy == "ab":  # an A/B deployment is an experiment; one runs at a time
+            experiment = create_experiment(
+                session, row, spec=ws.project.spec, actor=ws.actor, reason=reason
+            )
+            info["experiment"] = experiment.id
+        else:  # any other deployment replaces the experiment's arms: it ends
+            stop_running_experiment(
+                session,
+                row.use_case,
+                actor=ws.actor,
+                reason=f"superseded by a {strategy} deployment (revision {row.revision})",
+            )
+        return info
 
 
 def deployment_info(ws: Workspace, use_case: str | None = None) -> dict[str, Any] | None:
@@ -57,6 +71,7 @@ def rollback_use_case(ws: Workspace, use_case: str, *, reason: str | None) -> di
         current = current_deployment(session, use_case)
         before = [a["model"] for a in current.arms] if current else []
         row = rollback_deployment(session, use_case, actor=ws.actor, reason=reason)
+        stop_running_experiment(session, use_case, actor=ws.actor, reason="rolled back")
         return {**_info(row), "before": before}
 
 

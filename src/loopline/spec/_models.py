@@ -373,11 +373,23 @@ class MonitoringSpec(_Strict):
         return _parse_duration(value)
 
 
+#: The guardrails an A/B experiment can check (see docs/experiments.md).
+GuardrailName = Literal["escalation_rate", "latency_ms", "cost"]
+_DEFAULT_GUARDRAILS: dict[GuardrailName, float] = {"escalation_rate": 0.05, "latency_ms": 50.0}
+
+
 class RetrainingThen(_Strict):
     strategy: Literal["direct", "canary", "ab", "shadow"] = "ab"
     min_samples: int = Field(default=2000, ge=1)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     approval: bool = False
+    # the A/B experiment's primary metric, effect size, power and guardrails (max increases)
+    metric: Literal["accuracy", "outcome", "cost"] = "accuracy"
+    mde: float = Field(default=0.02, gt=0)
+    power: float = Field(default=0.8, gt=0, lt=1)
+    guardrails: dict[GuardrailName, Annotated[float, Field(ge=0)]] = Field(
+        default_factory=lambda: _DEFAULT_GUARDRAILS.copy()
+    )
 
 
 class RetrainingSpec(_Strict):
