@@ -16,6 +16,7 @@ from loopline.cli import _demo  # noqa: F401  (demo)
 from loopline.cli import _jobs  # noqa: F401  (worker, jobs, up)
 from loopline.cli import _monitor  # noqa: F401  (monitor drift)
 from loopline.cli import _monitoring  # noqa: F401  (monitor run|show|history|alerts)
+from loopline.cli import _experiments  # noqa: F401  (experiments)
 from loopline.cli._app import app, main
 
 __all__ = ["app", "main"]
