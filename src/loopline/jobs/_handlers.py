@@ -86,6 +86,8 @@ Handler = Callable[["Workspace", Job, JobContext], dict[str, Any]]
 #: loopline's own kinds, imported on first use. Only this table names code to import.
 _BUILTIN: dict[str, str] = {
     "monitor": "loopline.monitoring:run_monitor_job",
+    "retrain": "loopline.retraining:run_retrain_job",
+    "experiment": "loopline.retraining:run_experiment_job",
 }
 
 _registry: dict[str, Handler] = {}

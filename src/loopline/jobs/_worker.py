@@ -67,21 +67,44 @@ class Schedule:
 
 
 def schedules(ws: Workspace) -> list[Schedule]:
-    """The project's schedules: a monitor every ``monitoring.every`` for its use case.
+    """The project's schedules: a monitor and an experiment analysis every ``monitoring.every``,
+    and a retraining for each ``retraining.when: {every: ...}`` trigger.
 
     Raises:
         ProjectError: The project file is missing or invalid.
     """
+    from loopline.spec._models import _parse_duration
+
     spec = ws.project.spec
-    return [
+    every = int(spec.monitoring.every)
+    found = [
         Schedule(
             name="monitor",
             kind="monitor",
-            every=int(spec.monitoring.every),
+            every=every,
             use_case=spec.name,
             payload={"use_case": spec.name},
-        )
+        ),
+        Schedule(
+            name="experiment",
+            kind="experiment",
+            every=every,
+            use_case=spec.name,
+            payload={"use_case": spec.name},
+        ),
     ]
+    for trigger in spec.retraining.when:
+        if isinstance(trigger, dict) and "every" in trigger:
+            found.append(
+                Schedule(
+                    name="retrain",
+                    kind="retrain",
+                    every=_parse_duration(trigger["every"]),
+                    use_case=spec.name,
+                    payload={"use_case": spec.name, "trigger": f"schedule ({trigger['every']})"},
+                )
+            )
+    return found
 
 
 def enqueue_scheduled(

@@ -31,7 +31,14 @@ from loopline.expressions import evaluate, names, parse
 from loopline.spec import AlertSpec, ProjectSpec
 from loopline.store import Alert, record_audit
 
-__all__ = ["AlertEvent", "alert_dict", "default_rules", "evaluate_alerts", "list_alerts"]
+__all__ = [
+    "AlertEvent",
+    "alert_dict",
+    "default_rules",
+    "evaluate_alerts",
+    "list_alerts",
+    "raise_alert",
+]
 
 _LOG = logging.getLogger("loopline.alerts")
 
@@ -235,3 +242,55 @@ def list_alerts(
         query = query.where(Alert.status == status)
     rows = session.scalars(query.order_by(Alert.id.desc()).limit(limit)).all()
     return [alert_dict(r) for r in rows]
+
+
+def raise_alert(
+    session: Session,
+    use_case: str,
+    rule: str,
+    message: str,
+    *,
+    severity: str = "critical",
+    detail: Mapping[str, Any] | None = None,
+    actor: str,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Raise an alert from the system itself (a failed retraining, a rejected model).
+
+    De-duplicated like rule alerts: while one with the same fingerprint fires, it is counted.
+    Audited; logged at the severity's level.
+    """
+    from loopline.store import utcnow
+
+    now = now or utcnow()
+    fingerprint = f"{use_case}:{rule}"
+    row = session.scalar(
+        select(Alert)
+        .where(Alert.fingerprint == fingerprint, Alert.status == "firing")
+        .order_by(Alert.id.desc())
+        .limit(1)
+    )
+    if row is not None:
+        row.count += 1
+        row.last_at = now
+        row.message = message
+        row.detail = dict(detail or {})
+        return alert_dict(row)
+    row = Alert(
+        uid=str(uuid.uuid4()),
+        use_case=use_case,
+        rule=rule,
+        severity=severity,
+        fingerprint=fingerprint,
+        status="firing",
+        message=message,
+        detail=dict(detail or {}),
+        first_at=now,
+        last_at=now,
+        notified_at=now,
+    )
+    session.add(row)
+    session.flush()
+    _audit(session, row, "alert.fire", actor)
+    _LOG.log(logging.ERROR if severity == "critical" else logging.WARNING, "%s: %s", rule, message)
+    return alert_dict(row)

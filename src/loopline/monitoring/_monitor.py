@@ -375,12 +375,16 @@ def run_monitor(
 
 def run_monitor_job(ws: Workspace, job: Any, context: Any = None) -> dict[str, Any]:
     """The worker's ``monitor`` job: one run for the job's use case; a summary as its result."""
+    from loopline.retraining import check_label_trigger
+
     payload = getattr(job, "payload", None) or {}
     report = run_monitor(ws, payload.get("use_case"))
+    retraining = check_label_trigger(ws)
     return {
         "report_id": report["id"],
         "status": report["status"],
         "alerts": [a["rule"] for a in report["alerts"]],
+        "retraining": retraining["id"] if retraining else None,
     }
 
 
