@@ -29,6 +29,7 @@ from loopline._workspace import Workspace
 from loopline.auth import Authenticator, AuthError
 from loopline.errors import LooplineError, Problem, ServingError
 from loopline.serving import _mlflow, _oip
+from loopline.serving._experiment_routes import add_experiment_routes
 from loopline.serving._monitoring_routes import add_monitoring_routes
 from loopline.serving._review_routes import add_review_routes
 from loopline.serving._router import ROUTE_HEADER
@@ -400,6 +401,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
     add_review_routes(app, ws, actor, classes, lambda: dict(runtime.recent))
     add_monitoring_routes(app, ws, actor)
+    add_experiment_routes(app, ws, actor)
     from loopline.ui import add_ui_routes  # the UI imports serving types; import it last
 
     add_ui_routes(app, ws, auth, runtime)
