@@ -307,6 +307,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown tools {unknown}; choose from {', '.join(TOOLS)}")
     results: dict[str, Any] = {"rows": args.rows, "runs": args.runs, "shifted": SHIFTED}
+    if "evidently" in tools and not _importable(args.evidently_python, "evidently"):
+        reason = f"evidently does not import with {args.evidently_python}"
+        print(f"skipping evidently: {reason} (see --evidently-python)", flush=True)
+        tools.remove("evidently")
+        results["skipped"] = {"evidently": reason}
     with tempfile.TemporaryDirectory(prefix="loopline-bench-drift-") as name:
         folder = Path(name)
         make_data(args.rows, SEED, shifted=False).write_parquet(folder / "reference.parquet")
@@ -338,13 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _importable(python: str, module: str) -> bool:
+    done = subprocess.run([python, "-c", f"import {module}"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
 def _versions(evidently_python: str | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for package in ("numpy", "scipy", "polars"):
         out[package] = metadata.version(package)
     if evidently_python:
         probe = "import evidently, pandas; print(evidently.__version__, pandas.__version__)"
-        done = subprocess.run([evidently_python, "-c", probe], capture_output=True, text=True)
+        done = subprocess.run(
+            [evidently_python, "-c", probe], capture_output=True, text=True, check=False
+        )
         versions = done.stdout.split() or ["not importable", "?"]
         out["evidently"], out["pandas (evidently)"] = versions[0], versions[-1]
     return out
