@@ -4,6 +4,10 @@ Windows are rows of the bundled credit example drawn with replacement (so they c
 reference's own distribution), plus a synthetic mix of continuous and categorical columns. The
 reference profile is built once; every window is compared with it as monitoring would. Observed
 (seeded): 1 window in 200 alarms at 1,000 rows, none at 100,000 rows, for both sources.
+
+The credit windows of 100,000 rows are marked slow (about a minute on two busy cores): with a
+30,000-row reference the KS p-value falls in SciPy's exact Durbin-matrix range
+(``kstwo.sf`` with n <= 100,000), about 25 ms per column and window, and it is kept exact.
 """
 
 from __future__ import annotations
@@ -55,7 +59,7 @@ def test_credit_windows_rarely_alarm(rows: int) -> None:
     assert alarm_share(source, profile, rows, seed=rows) <= FDR
 
 
-@pytest.mark.parametrize("rows", [1_000, pytest.param(100_000, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("rows", [1_000, 100_000])
 def test_synthetic_windows_rarely_alarm(rows: int) -> None:
     source = synthetic(200_000, 1)
     profile = build_reference(source)
