@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from scipy.spatial.distance import jensenshannon as scipy_jensenshannon
-from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.multitest import multipletests  # type: ignore[import-untyped]
 
 from loopline.monitoring import benjamini_hochberg
 from loopline.monitoring._stats import bin_counts, chi2_test, compare_sorted, jensenshannon, psi
