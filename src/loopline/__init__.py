@@ -15,15 +15,39 @@ and pipelines::
 
 from __future__ import annotations
 
-from loopline._api import ingest, load
-from loopline._api_serving import predictions
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from loopline._version import __version__
-from loopline._workspace import Workspace, open_workspace
-from loopline.data import Contract, infer_contract, load_contract, validate
-from loopline.errors import LooplineError
-from loopline.monitoring import build_reference, drift_report
-from loopline.settings import Settings, load_settings
-from loopline.spec import Project, load_project
+
+if TYPE_CHECKING:  # the names below are imported on first use: `import loopline` stays fast
+    from loopline._api import ingest, load
+    from loopline._api_serving import predictions
+    from loopline._workspace import Workspace, open_workspace
+    from loopline.data import Contract, infer_contract, load_contract, validate
+    from loopline.errors import LooplineError
+    from loopline.monitoring import build_reference, drift_report
+    from loopline.settings import Settings, load_settings
+    from loopline.spec import Project, load_project
+
+_WHERE = {
+    "Contract": "loopline.data",
+    "LooplineError": "loopline.errors",
+    "Project": "loopline.spec",
+    "Settings": "loopline.settings",
+    "Workspace": "loopline._workspace",
+    "build_reference": "loopline.monitoring",
+    "drift_report": "loopline.monitoring",
+    "infer_contract": "loopline.data",
+    "ingest": "loopline._api",
+    "load": "loopline._api",
+    "load_contract": "loopline.data",
+    "load_project": "loopline.spec",
+    "load_settings": "loopline.settings",
+    "open_workspace": "loopline._workspace",
+    "predictions": "loopline._api_serving",
+    "validate": "loopline.data",
+}
 
 __all__ = [
     "Contract",
@@ -44,3 +68,17 @@ __all__ = [
     "predictions",
     "validate",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopline' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

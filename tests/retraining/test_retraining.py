@@ -78,7 +78,7 @@ def test_a_retraining_job_trains_on_base_plus_feedback_and_deploys_an_ab_test(
         status, result = done.status, dict(done.result or {})
         steps = [s.step for s in list_steps(session, done.id)]
     assert status == "succeeded", result
-    assert steps == ["assemble", "train", "deploy"]
+    assert steps == ["assemble", "train", "tune", "deploy"]
     data = result["data"]
     assert data["base"] == "credit@1"
     assert data["feedback"] == "credit-feedback@1"

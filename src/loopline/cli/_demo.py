@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,6 +13,55 @@ from loopline.demo import create_demo_project, run_demo
 from loopline.settings import load_settings
 
 __all__: list[str] = []
+
+
+def _render_loop(step: dict[str, Any]) -> None:
+    console.print(
+        table(
+            "the loop, window by window",
+            [
+                "window",
+                "traffic",
+                "served by",
+                "reviewed",
+                "labels in",
+                "drift share",
+                "alerts",
+                "experiment",
+            ],
+            [
+                (
+                    w["window"],
+                    f"{w['rows']} {w['segment']}",
+                    ", ".join(f"{k} {v}" for k, v in w["arms"].items() if v),
+                    w["reviewed"],
+                    w["labels"],
+                    f"{w['drift_share']:.0%}" if w["drift_share"] is not None else None,
+                    ", ".join(w["alerts"]) or None,
+                    w.get("experiment"),
+                )
+                for w in step["windows"]
+            ],
+        )
+    )
+    for event in step["events"]:
+        detail = event["detail"]
+        if event["event"] == "drift detected":
+            text = f"{len(detail)} features: {', '.join(detail[:6])}" + (
+                " …" if len(detail) > 6 else ""
+            )
+        elif event["event"].startswith("retraining"):
+            text = (
+                f"{detail['model']} trained on {detail['training_data']} "
+                f"(+{detail['feedback_rows']} new labelled rows)"
+                + (f", deployed as {detail['strategy']}" if detail.get("strategy") else "")
+            )
+        else:
+            text = detail.get("reason", "")
+            action = detail.get("action") or {}
+            if action.get("message"):
+                text += f" → {action['message']}"
+        console.print(f"  window {event['window']}: [bold]{event['event']}[/] — {text}")
 
 
 @app.command()
@@ -96,6 +145,31 @@ def demo(
                 )
             elif step["step"] == "deploy":
                 console.print(f"{step['model']} deployed as champion (revision {step['revision']})")
+            elif step["step"] == "policy":
+                console.print(
+                    f"decision threshold tuned for {step['target']}: escalate below "
+                    f"{step['confidence_below']:.3f} confidence (verified automation "
+                    f"{step['verified']['automation_rate']:.1%} on held-out rows)"
+                )
+            elif step["step"] == "loop":
+                _render_loop(step)
+            elif step["step"] == "outcome":
+                console.print(
+                    table(
+                        f"closing summary — champion {step['champion']}",
+                        ["declared success metric", "measured", "verdict"],
+                        [
+                            (
+                                s["metric"],
+                                f"{s['value']:.3f}"
+                                if isinstance(s["value"], float)
+                                else s["value"],
+                                {True: "met", False: "MISSED", None: "not measured"}[s["met"]],
+                            )
+                            for s in step["success"]
+                        ],
+                    )
+                )
             elif step["step"] == "access":
                 console.print(
                     f"web UI user [bold]{step['user']}[/], password {step['password']}; "

@@ -58,6 +58,7 @@ def _estimate(arm: ArmTraffic, kind: str, alpha: float) -> dict[str, Any]:
     out: dict[str, Any] = {
         "model": arm.model,
         "answers": arm.answers,
+        "units": arm.units,
         "labelled": n,
         "estimate": None,
         "ci_low": None,
@@ -219,8 +220,8 @@ def _look(
     config, kind, metric = experiment.config, experiment.kind, experiment.primary_metric
     alpha = float(config["alpha"])
     control, treatment = traffic["champion"], traffic["challenger"]
-    answers = [control.answers, treatment.answers]
-    srm = srm_check(answers, _weights(experiment, session)) if min(answers) > 0 else None
+    units = [control.units, treatment.units]
+    srm = srm_check(units, _weights(experiment, session)) if min(units) > 0 else None
     guardrails = _guardrails(traffic, config["guardrails"], alpha)
     checked = [
         Guardrail(g["name"], g["control"], g["treatment"], g["max_increase"], g["breached"])

@@ -45,6 +45,8 @@ class ArmTraffic:
         role: ``champion`` (control) or ``challenger`` (treatment).
         model: The model version the arm serves (``use_case@N``).
         answers: Answers logged.
+        units: Units assigned (distinct unit keys; a request without one is its own unit): what
+            the sample-ratio check counts, since assignment is per unit, not per answer.
         reviews: Answers whose decision was ``review`` (escalated to a person).
         latency_ms: Each answer's latency.
         values: The primary metric per labelled answer: 1.0/0.0 for correct (accuracy), the
@@ -55,6 +57,7 @@ class ArmTraffic:
     role: str
     model: str
     answers: int
+    units: int
     reviews: int
     latency_ms: FloatArray
     values: FloatArray
@@ -142,6 +145,9 @@ def _arm(
         role=role,
         model=model,
         answers=part.height,
+        units=part.select(pl.coalesce("unit_key", "request_id").n_unique()).item()
+        if part.height
+        else 0,
         reviews=int((part["decision"] == "review").sum()),
         latency_ms=part["latency_ms"].fill_null(math.nan).drop_nans().to_numpy().astype(float),
         values=np.asarray(values, dtype=np.float64),

@@ -3,18 +3,42 @@ quality, realised and estimated performance, business metrics, stored reports an
 
 from __future__ import annotations
 
-from loopline.monitoring._alerts import default_rules, list_alerts
-from loopline.monitoring._drift import DriftReport, FeatureDrift, drift_report
-from loopline.monitoring._history import get_report, latest_report, report_series
-from loopline.monitoring._monitor import run_monitor, run_monitor_job
-from loopline.monitoring._performance import (
-    MetricValue,
-    estimated_performance,
-    realised_performance,
-)
-from loopline.monitoring._reference import ReferenceProfile, build_reference
-from loopline.monitoring._routes import raise_audit_rate
-from loopline.monitoring._stats import benjamini_hochberg
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # imported on first use: the standalone drift engine does not load the rest
+    from loopline.monitoring._alerts import default_rules, list_alerts
+    from loopline.monitoring._drift import DriftReport, FeatureDrift, drift_report
+    from loopline.monitoring._history import get_report, latest_report, report_series
+    from loopline.monitoring._monitor import run_monitor, run_monitor_job
+    from loopline.monitoring._performance import (
+        MetricValue,
+        estimated_performance,
+        realised_performance,
+    )
+    from loopline.monitoring._reference import ReferenceProfile, build_reference
+    from loopline.monitoring._routes import raise_audit_rate
+    from loopline.monitoring._stats import benjamini_hochberg
+
+_WHERE = {
+    "DriftReport": "loopline.monitoring._drift",
+    "FeatureDrift": "loopline.monitoring._drift",
+    "MetricValue": "loopline.monitoring._performance",
+    "ReferenceProfile": "loopline.monitoring._reference",
+    "benjamini_hochberg": "loopline.monitoring._stats",
+    "build_reference": "loopline.monitoring._reference",
+    "default_rules": "loopline.monitoring._alerts",
+    "drift_report": "loopline.monitoring._drift",
+    "estimated_performance": "loopline.monitoring._performance",
+    "get_report": "loopline.monitoring._history",
+    "latest_report": "loopline.monitoring._history",
+    "list_alerts": "loopline.monitoring._alerts",
+    "raise_audit_rate": "loopline.monitoring._routes",
+    "realised_performance": "loopline.monitoring._performance",
+    "report_series": "loopline.monitoring._history",
+    "run_monitor": "loopline.monitoring._monitor",
+    "run_monitor_job": "loopline.monitoring._monitor",
+}
 
 __all__ = [
     "DriftReport",
@@ -35,3 +59,17 @@ __all__ = [
     "run_monitor",
     "run_monitor_job",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name's module on first use (PEP 562)."""
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'loopline.monitoring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

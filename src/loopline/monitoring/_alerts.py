@@ -97,21 +97,24 @@ def default_rules(spec: ProjectSpec) -> tuple[AlertSpec, ...]:
     performance = spec.monitoring.performance
     if performance is not None and performance.min is not None:
         metric, bound = performance.metric, performance.min
-        compare = ">" if metric in ("mae", "rmse") else "<"
+        # the whole interval past the bound: a handful of labels cannot raise it
+        compare, edge = (">", "low") if metric in ("mae", "rmse") else ("<", "high")
         rules += [
             AlertSpec(
                 name="performance",
-                when=f"performance.{metric} {compare} {bound:g}",
+                when=f"performance.{metric}_{edge} {compare} {bound:g}",
                 severity="critical",
                 route=("log", *webhook, *retrain("performance")),
-                message=f"{metric} on labelled predictions is past {bound:g}",
+                message=f"{metric} on labelled predictions is past {bound:g} "
+                "(its whole 95% interval)",
             ),
             AlertSpec(
                 name="estimated_performance",
-                when=f"estimated.{metric} {compare} {bound:g}",
+                when=f"estimated.{metric}_{edge} {compare} {bound:g}",
                 severity="warning",
                 route=("log", *webhook, *retrain("estimated_performance")),
-                message=f"estimated {metric} (no labels yet) is past {bound:g}",
+                message=f"estimated {metric} (no labels yet) is past {bound:g} "
+                "(its whole 95% band)",
             ),
         ]
     return tuple(rules)

@@ -102,22 +102,36 @@ def _persist(
     return drift
 
 
+_SOURCE_RANK = {"audit": 1, "label": 2, "outcome": 2}
+
+
 def _labels(session: Session, use_case: str, window: Window) -> pl.DataFrame:
-    """The latest label of each prediction of the window that has one."""
-    rows = session.execute(
-        select(Feedback.prediction_id, Feedback.label, Feedback.source, Feedback.id)
-        .where(Feedback.use_case == use_case, Feedback.created_at >= window.start)
-        .order_by(Feedback.id)
-    ).all()
+    """The label of each prediction of the window that has one, whenever it arrived.
+
+    Reviewers' decisions are left out: people see only the cases the model was unsure of, so
+    their labels are a biased sample of the traffic (the review report covers them). Observed
+    outcomes (``label``, ``outcome``) beat the random audit; then the latest wins.
+    """
+    ids = window.answers["prediction_id"].to_list()
+    rows: list[Any] = []
+    for start in range(0, len(ids), 5000):
+        rows += session.execute(
+            select(Feedback.prediction_id, Feedback.label, Feedback.id, Feedback.source).where(
+                Feedback.use_case == use_case,
+                Feedback.prediction_id.in_(ids[start : start + 5000]),
+            )
+        ).all()
+    rows = [r for r in rows if r[3] in _SOURCE_RANK]
     if not rows:
         return pl.DataFrame(schema={"prediction_id": pl.String, "label": pl.String})
+    rows.sort(key=lambda r: (_SOURCE_RANK.get(r[3], 0), r[2]))
     frame = pl.DataFrame(
         {
             "prediction_id": [r[0] for r in rows],
             "label": [str((r[1] or {}).get("value")) for r in rows],
         }
     )
-    return frame.unique("prediction_id", keep="last")
+    return frame.unique("prediction_id", keep="last", maintain_order=True)
 
 
 def _metric_dict(values: dict[str, MetricValue]) -> dict[str, Any]:
@@ -173,21 +187,59 @@ def _performance(
     return section
 
 
+def _labelled_auto(spec: ProjectSpec, window: Window, labels: pl.DataFrame) -> dict[str, Any]:
+    """Precision of automatic decisions and cost per 1,000 decisions, from the labels.
+
+    Cost: reviews at their cost, automatic decisions at the cost of their errors. Binary
+    classification only; ``None`` values without labelled automatic decisions.
+    """
+    empty: dict[str, Any] = {"precision_auto": None, "cost_per_1000": None, "labelled_auto": 0}
+    if spec.objective.task != "binary_classification" or window.rows == 0:
+        return empty
+    costs = spec.objective.costs
+    served = window.answers
+    automatic = served.filter(pl.col("decision") == "auto").join(labels, on="prediction_id")
+    if automatic.height == 0:
+        return empty
+    positive = str(spec.objective.positive_class)
+    predicted = automatic["prediction"].map_elements(
+        lambda text: str(json.loads(text)), return_dtype=pl.String
+    )
+    truth = automatic["label"]
+    flagged = int((predicted == positive).sum())
+    tp = int(((predicted == positive) & (truth == positive)).sum())
+    fp = flagged - tp
+    fn = int(((predicted != positive) & (truth == positive)).sum())
+    error_cost = (fp * (costs.false_positive or 0) + fn * (costs.false_negative or 0)) / (
+        automatic.height
+    )
+    automation = served.filter(pl.col("decision") == "auto").height / served.height
+    return {
+        "precision_auto": tp / flagged if flagged else None,
+        "cost_per_1000": 1000 * ((1 - automation) * costs.review + automation * error_cost),
+        "labelled_auto": automatic.height,
+    }
+
+
 def _business(
     session: Session, spec: ProjectSpec, window: Window, performance: dict[str, Any]
 ) -> dict[str, Any]:
-    """The review report of the window, with label-based precision and cost where labels exist."""
+    """The review report of the window; where the audit sample says nothing yet, precision of
+    automatic decisions and cost come from the labels that arrived."""
     report = review_report(session, spec, window.answers, since=window.start)
-    realised = performance.get("realised", {})
-    values = {s["metric"].split()[0]: s["value"] for s in report["success"]}
-    report["labelled_precision"] = (realised.get("precision") or {}).get("value")
+    labelled = _labelled_auto(spec, window, _labels(session, spec.name, window))
+    report["labelled"] = labelled
+    if report.get("cost_per_1000") is None:
+        report["cost_per_1000"] = labelled["cost_per_1000"]
+    by_name = {m.text: m for m in spec.objective.success}
     for entry in report["success"]:
-        name = entry["metric"].split()[0]
-        if entry["value"] is None and name == "precision_auto":
-            entry["value"] = report["labelled_precision"]
-            entry["source"] = "labels"
-    met = [m.met_by(values.get(m.metric)) for m in spec.objective.success]
-    report["success_missed"] = sum(1 for m in met if m is False)
+        metric = by_name.get(entry["metric"])
+        if metric is None or entry["value"] is not None:
+            continue
+        if labelled.get(metric.metric) is not None:
+            entry.update(value=labelled[metric.metric], source="labels")
+            entry["met"] = metric.met_by(entry["value"])
+    report["success_missed"] = sum(1 for entry in report["success"] if entry["met"] is False)
     return report
 
 
@@ -214,7 +266,7 @@ def _flat(
         "automation_rate": business.get("automation_rate"),
         "precision_auto": business["audited"]["precision_auto"]
         if business["audited"]["precision_auto"] is not None
-        else business.get("labelled_precision"),
+        else business["labelled"]["precision_auto"],
         "cost_per_1000": business.get("cost_per_1000"),
         "review_sla_hours": business["hours_to_decision"]["p95"],
         "backlog": business.get("backlog"),
@@ -224,6 +276,8 @@ def _flat(
         prefix = "performance" if kind == "realised" else "estimated"
         for name, value in performance.get(kind, {}).items():
             metrics[f"{prefix}.{name}"] = value.get("value")
+            metrics[f"{prefix}.{name}_low"] = value.get("low")
+            metrics[f"{prefix}.{name}_high"] = value.get("high")
     return metrics
 
 

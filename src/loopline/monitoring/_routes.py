@@ -64,9 +64,26 @@ def raise_audit_rate(
 
 
 def _retrain(ws: Workspace, event: AlertEvent) -> dict[str, Any]:
+    """Enqueue a retraining, unless one is under way: a retraining job queued or running, or the
+    experiment of the last one still deciding (a new challenger would cut it short)."""
+    from loopline.experiments import running_experiment
     from loopline.jobs import enqueue
+    from loopline.store import Job
 
+    use_case = event.alert["use_case"]
     with ws.store.transaction() as session:
+        busy = session.scalar(
+            select(Job.uid).where(
+                Job.kind == "retrain",
+                Job.use_case == use_case,
+                Job.status.in_(("queued", "running")),
+            )
+        )
+        if busy is not None:
+            return {"route": "retrain", "skipped": f"retraining job {busy} is under way"}
+        experiment = running_experiment(session, use_case)
+        if experiment is not None:
+            return {"route": "retrain", "skipped": f"experiment {experiment.id} is still running"}
         job = enqueue(
             session,
             "retrain",

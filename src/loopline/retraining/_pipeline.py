@@ -80,6 +80,32 @@ def _deploy(ws: Workspace, job: Job, model: str) -> dict[str, Any]:
     return {"model": model, "strategy": then.strategy, "revision": row.get("revision")}
 
 
+def _tune_like_champion(ws: Workspace, model: str) -> dict[str, Any]:
+    """Give the new model a decision policy tuned to the champion's target, if it has one.
+
+    A challenger served with the project file's threshold while the champion runs a tuned one
+    would be compared on different automation rates, not on the models.
+    """
+    from loopline.registry import current_alias, get_version
+    from loopline.review import current_policy, tune_policy
+
+    use_case = ws.project.spec.name
+    with ws.store.transaction() as session:
+        champion = current_alias(session, use_case, "champion")
+        policy = current_policy(session, champion.id) if champion is not None else None
+        mine = current_policy(session, get_version(session, model).id)
+    target = (policy or {}).get("target") or {}
+    if mine is not None or "metric" not in target:
+        return {"tuned": False}
+    tuned = tune_policy(
+        ws,
+        model_ref=model,
+        target=(str(target["metric"]), float(target["value"])),
+        reason="retraining: the champion's target",
+    )
+    return {"tuned": True, "confidence_below": tuned.threshold, "target": target}
+
+
 def run_retrain_job(ws: Workspace, job: Job, context: JobContext) -> dict[str, Any]:
     """The ``retrain`` job kind (payload: ``use_case``, ``trigger``)."""
     use_case = job.use_case or ws.project.spec.name
@@ -105,6 +131,7 @@ def run_retrain_job(ws: Workspace, job: Job, context: JobContext) -> dict[str, A
             context.step("reject", reject)
             outcome: dict[str, Any] = {"outcome": "rejected"}
         else:
+            _once(context, "tune", lambda: _tune_like_champion(ws, trained["model"]))
             deployed = _once(context, "deploy", lambda: _deploy(ws, job, trained["model"]))
             outcome = {"outcome": "deployed", "deployment": deployed}
     except JobInterrupted:

@@ -15,7 +15,7 @@ Every change writes a new revision (append-only); replicas poll for the latest o
 
 from __future__ import annotations
 
-import secrets
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,13 @@ class Arm:
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready form."""
         return dict(self.__dict__)
+
+
+def _salt(experiment: str) -> str:
+    """The routing salt of an experiment: derived from what it compares, so the same deployment
+    assigns the same units to the same arms on every replica, after restarts and in re-runs
+    (a seeded demo gives the same split), while different experiments split units independently."""
+    return hashlib.sha256(experiment.encode()).hexdigest()[:16]
 
 
 def _arm(version: ModelVersion, role: str, weight: float) -> dict[str, Any]:
@@ -157,7 +164,7 @@ def deploy(
             use_case,
             strategy="direct",
             arms=[_arm(version, "champion", 1.0)],
-            salt=secrets.token_hex(8),
+            salt=_salt(f"{use_case}:direct:{version.version}"),
             state={},
             actor=actor,
             reason=reason,
@@ -187,7 +194,7 @@ def deploy(
         use_case,
         strategy=strategy,
         arms=arms,
-        salt=secrets.token_hex(8),
+        salt=_salt(f"{use_case}:{strategy}:{champion.version}-vs-{version.version}"),
         state=state,
         actor=actor,
         reason=reason,

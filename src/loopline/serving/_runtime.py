@@ -85,8 +85,11 @@ class Runtime:
         reload_seconds: float = 2.0,
         max_batch_rows: int = 256,
         max_wait_ms: float = 0.0,
+        seed: int | None = None,
     ) -> None:
         self.ws = ws
+        #: Seeds the audit sampler (``None``: unpredictable; the demo seeds it).
+        self.seed = seed
         self.reload_seconds = reload_seconds
         self.max_batch_rows = max_batch_rows
         self.max_wait_ms = max_wait_ms
@@ -145,10 +148,13 @@ class Runtime:
                 )
 
     @staticmethod
-    def _policy(spec: ProjectSpec, tuned: dict[str, Any] | None) -> EscalationPolicy:
+    def _policy(
+        spec: ProjectSpec, tuned: dict[str, Any] | None, seed: int | None = None
+    ) -> EscalationPolicy:
         return EscalationPolicy(
             spec.serving.escalation,
             spec.objective.costs,
+            seed=seed,
             confidence_below=tuned.get("confidence_below") if tuned else None,
             audit_sample_rate=tuned.get("audit_sample_rate") if tuned else None,
         )
@@ -166,7 +172,7 @@ class Runtime:
             if current is not None and current.revision == deployment.revision:
                 if current.policy_id == (tuned["id"] if tuned else None):
                     return False
-                current.policy = self._policy(spec, tuned)  # a newly tuned threshold
+                current.policy = self._policy(spec, tuned, self.seed)  # a newly tuned threshold
                 current.policy_id = tuned["id"] if tuned else None
                 return True
             wanted = {
@@ -196,7 +202,7 @@ class Runtime:
             salt,
             arms,
             models,
-            self._policy(spec, tuned),
+            self._policy(spec, tuned, self.seed),
             tuned["id"] if tuned else None,
         )
         if current is not None:
