@@ -156,3 +156,44 @@ def screenshot(page: Page, name: str) -> Path:
     target = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(target))
     return target
+
+
+MAINTAINER = "mia"
+ADMIN = "ann"
+
+
+@pytest.fixture(scope="package")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+    """The credit example after a short run of the demo loop, served with authentication on.
+
+    It has what every console page shows: dataset versions with quarantine, a retrained model
+    version with an experiment, monitoring reports with drift and alerts, cases and feedback,
+    an audit trail. Users: ``ann`` (admin), ``mia`` (maintainer), ``rita`` (reviewer) and
+    ``vic`` (viewer), all with :data:`PASSWORD`.
+    """
+    from loopline.demo._loop import LoopSettings, run_loop
+
+    ws = deployed_project(tmp_path_factory.mktemp("console"), auth=True)
+    with ws.store.transaction() as session:
+        add_user(session, ADMIN, "admin", PASSWORD, actor="tester")
+        add_user(session, MAINTAINER, "maintainer", PASSWORD, actor="tester")
+        add_user(session, "rita", "reviewer", PASSWORD, actor="tester")
+        add_user(session, "vic", "viewer", PASSWORD, actor="tester")
+    run_loop(ws, seed=3, settings=LoopSettings(windows=5, drift_from=2, rows_per_window=600))
+    server = start(ws)
+    yield server
+    server.stop()
+    ws.close()
+
+
+def sign_in_to(browser: Browser, server: UIServer, name: str, path: str = "/ui/overview") -> Page:
+    """A fresh browser context signed in as ``name``, opened at ``path``."""
+    context = browser.new_context(viewport={"width": 1360, "height": 900})
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    page.goto(f"{server.url}/ui/login?next={path}")
+    page.fill("#name", name)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"**{path}*")
+    return page

@@ -27,6 +27,15 @@ from loopline.review import case_dict, claim_case, decide_case, get_case
 from loopline.review._webhooks import notify_decision
 from loopline.serving._runtime import Runtime
 from loopline.store import utcnow
+from loopline.ui import (
+    _page_audit,
+    _page_data,
+    _page_deployments,
+    _page_experiments,
+    _page_lineage,
+    _page_models,
+    _page_overview,
+)
 from loopline.ui._case_view import CaseViews
 from loopline.ui._http import (
     LOGIN_COOKIE,
@@ -53,7 +62,17 @@ from loopline.ui._queue import (
 )
 from loopline.ui._render import STATIC_DIR, Renderer
 
-__all__ = ["add_ui_routes"]
+__all__ = ["CONSOLE_AREAS", "Pages", "add_ui_routes"]
+
+CONSOLE_AREAS = (
+    _page_overview,
+    _page_data,
+    _page_lineage,
+    _page_models,
+    _page_deployments,
+    _page_experiments,
+    _page_audit,
+)
 
 T = TypeVar("T")
 
@@ -73,7 +92,7 @@ NOTICES = {
 }
 
 
-class _Pages:
+class Pages:
     """The route handlers, sharing the workspace, the authenticator and the caches."""
 
     def __init__(self, ws: Workspace, auth: Authenticator, runtime: Runtime) -> None:
@@ -435,7 +454,7 @@ def add_ui_routes(app: FastAPI, ws: Workspace, auth: Authenticator, runtime: Run
         auth: Authenticates sessions and checks permissions and CSRF tokens.
         runtime: The serving runtime; the case page reuses its loaded models.
     """
-    pages = _Pages(ws, auth, runtime)
+    pages = Pages(ws, auth, runtime)
 
     async def home(request: Request) -> Response:
         return RedirectResponse("/ui/", status_code=307)
@@ -457,4 +476,6 @@ def add_ui_routes(app: FastAPI, ws: Workspace, auth: Authenticator, runtime: Run
     ]
     for path, endpoint, method in routes:
         app.add_api_route(path, endpoint, methods=[method], include_in_schema=False)
+    for area in CONSOLE_AREAS:  # the console's other pages, one module per area
+        area.register(app, pages)
     app.mount("/ui/static", StaticFiles(directory=STATIC_DIR), name="ui-static")
