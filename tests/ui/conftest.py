@@ -8,6 +8,7 @@ cases. Users: ``rita`` and ``rob`` (reviewers) and ``vic`` (viewer).
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import socket
 import threading
 import time
@@ -179,7 +180,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
         add_user(session, MAINTAINER, "maintainer", PASSWORD, actor="tester")
         add_user(session, "rita", "reviewer", PASSWORD, actor="tester")
         add_user(session, "vic", "viewer", PASSWORD, actor="tester")
-    run_loop(ws, seed=3, settings=LoopSettings(windows=5, drift_from=2, rows_per_window=600))
+    # in a thread of its own: Playwright's sync API keeps an event loop running in this one
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pool.submit(
+            run_loop,
+            ws,
+            seed=3,
+            settings=LoopSettings(windows=5, drift_from=2, rows_per_window=600),
+        ).result()
     server = start(ws)
     yield server
     server.stop()
