@@ -31,6 +31,12 @@ COMMANDS = [
     "audit",
     "db",
     "demo",
+    "worker",
+    "jobs",
+    "up",
+    "retrain",
+    "monitor",
+    "experiments",
 ]
 
 

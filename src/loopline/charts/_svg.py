@@ -209,7 +209,9 @@ def heatmap(
     Flagged cells (e.g. alarms) get a dark outline; ``None`` cells are grey (not measured).
     """
     left, top = 150, 40
-    width = left + cell * len(columns) + 16
+    # few columns get wider cells, so a short history still reads as a chart
+    wide = max(cell, min(48, 720 // len(columns))) if columns else cell
+    width = max(left + wide * len(columns) + 16, left + 420)
     height = top + cell * len(rows) + 40
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -234,7 +236,7 @@ def heatmap(
             stroke = ' stroke="#111827" stroke-width="2"' if flagged else ' stroke="#ffffff"'
             shown = "not measured" if value is None else f"{value:.3f}"
             parts.append(
-                f'<rect x="{left + c * cell}" y="{y}" width="{cell}" height="{cell}" '
+                f'<rect x="{left + c * wide}" y="{y}" width="{wide}" height="{cell}" '
                 f'fill="{fill}"{stroke} data-row="{escape(name)}" data-column="{escape(column)}">'
                 f"<title>{escape(name)} · {escape(column)}: {shown}"
                 f"{' (alarm)' if flagged else ''}</title></rect>"
@@ -242,7 +244,7 @@ def heatmap(
     step = max(1, len(columns) // 8)
     for c in range(0, len(columns), step):
         parts.append(
-            f'<text x="{left + c * cell + cell / 2:.1f}" y="{top + cell * len(rows) + 14}" '
+            f'<text x="{left + c * wide + wide / 2:.1f}" y="{top + cell * len(rows) + 14}" '
             f'text-anchor="middle">{escape(columns[c])}</text>'
         )
     parts.append("</svg>")
