@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+from loopline.charts._graph import GraphEdge, GraphNode, layered_graph
+from loopline.charts._histogram import histogram
 from loopline.charts._intervals import interval_chart
 from loopline.charts._svg import Series, bar_chart, heatmap, line_chart
 
-__all__ = ["Series", "bar_chart", "heatmap", "interval_chart", "line_chart"]
+__all__ = [
+    "GraphEdge",
+    "GraphNode",
+    "Series",
+    "bar_chart",
+    "heatmap",
+    "histogram",
+    "interval_chart",
+    "layered_graph",
+    "line_chart",
+]
