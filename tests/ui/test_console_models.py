@@ -16,7 +16,7 @@ from sqlalchemy import select
 from loopline._api_models import compare_models, show_model
 from loopline.registry import current_alias
 from loopline.store import Approval, AuditEvent, ModelVersion
-from loopline.ui._models_view import markdown_html, model_page, page_number
+from loopline.ui._models_view import compare_view, markdown_html, model_page, page_number
 from tests.ui.conftest import MAINTAINER, UIServer, csrf_token, screenshot, sign_in_to
 from tests.ui.test_console_deployments import copy_of
 
@@ -100,6 +100,18 @@ def test_a_page_of_versions_past_the_end_is_the_last_page(copy: UIServer) -> Non
     assert [r["version"] for r in last["rows"]] == list(range(VERSIONS - 100, 0, -1))
     assert [r["version"] for r in first["rows"]] == list(range(VERSIONS, VERSIONS - 50, -1))
     assert next(r for r in last["rows"] if r["version"] == 1)["aliases"] == ["champion"]
+
+
+def test_compare_marks_which_side_is_better(console: UIServer) -> None:
+    view = compare_view(console.ws, f"{USE_CASE}@1", f"{USE_CASE}@2")
+    rows = {r["metric"]: r for r in view["metrics"]}
+    assert rows["n"]["better"] is None  # a row count is not a quality
+    assert rows["roc_auc"]["better"] is (rows["roc_auc"]["difference"] > 0)
+    assert rows["ece"]["better"] is (rows["ece"]["difference"] < 0)
+    assert view["gaps"]
+    for gap in view["gaps"]:
+        if gap["difference"]:
+            assert gap["better"] is (gap["difference"] < 0)  # a smaller gap is better
 
 
 # -- the pages ---------------------------------------------------------------------------------

@@ -72,6 +72,10 @@ LOWER_IS_BETTER = frozenset(
 )
 
 
+#: Metrics that describe the data or a setting rather than quality: their deltas are not coloured.
+NEUTRAL = frozenset({"n", "prevalence", "threshold"})
+
+
 def page_number(text: str | None) -> int:
     """A 1-based page number from a query parameter (anything else is page 1)."""
     return max(int(text), 1) if text and text.isdigit() else 1
@@ -201,7 +205,7 @@ def _delta(metric: str, left: Any, right: Any) -> dict[str, Any]:
     numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (left, right))
     difference = right - left if numbers else None
     better = None
-    if difference:
+    if difference and metric not in NEUTRAL:
         better = (difference < 0) if metric in LOWER_IS_BETTER else (difference > 0)
     return {
         "metric": metric,
