@@ -15,30 +15,40 @@ from loopline.settings import load_settings
 __all__: list[str] = []
 
 
+_SHORT = {
+    "prediction_drift": "score drift",
+    "success_metrics": "success",
+    "data_quality": "quality",
+}
+
+
 def _render_loop(step: dict[str, Any]) -> None:
+    def experiment(value: str | None) -> str | None:
+        return value.replace("stop_no_difference", "no difference") if value else None
+
     console.print(
         table(
             "the loop, window by window",
             [
-                "window",
+                "#",
                 "traffic",
-                "served by",
+                "champion/challenger",
                 "reviewed",
-                "labels in",
-                "drift share",
+                "labels",
+                "drift",
                 "alerts",
-                "experiment",
+                "A/B test",
             ],
             [
                 (
                     w["window"],
-                    f"{w['rows']} {w['segment']}",
-                    ", ".join(f"{k} {v}" for k, v in w["arms"].items() if v),
+                    w["segment"],
+                    f"{w['arms'].get('champion', 0)}/{w['arms'].get('challenger', 0)}",
                     w["reviewed"],
                     w["labels"],
                     f"{w['drift_share']:.0%}" if w["drift_share"] is not None else None,
-                    ", ".join(w["alerts"]) or None,
-                    w.get("experiment"),
+                    ", ".join(_SHORT.get(a, a) for a in w["alerts"]) or None,
+                    experiment(w.get("experiment")),
                 )
                 for w in step["windows"]
             ],
