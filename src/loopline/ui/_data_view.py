@@ -257,7 +257,9 @@ def version_detail(ws: Workspace, name: str, number: int) -> dict[str, Any]:
             ],
             "profile": _profile_columns(version.profile),
         }
-    checks = report.get("checks", [])
+    # failures first, then checks that could not run, then passes; contract order within each
+    rank = {"failed": 0, "skipped": 1}
+    checks = sorted(report.get("checks", []), key=lambda c: rank.get(c.get("status", ""), 2))
     info["report"] = {
         "rows_in": report.get("rows_in"),
         "rows_good": report.get("rows_good"),
