@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from bench import drift, ingest, validation
+from bench import console, drift, ingest, validation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -12,7 +12,7 @@ def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     status = validation.main(args)
     rows = [arg for arg in args if arg.startswith("--rows") or arg.isdigit()]
-    return status or ingest.main(rows) or drift.main(rows)
+    return status or ingest.main(rows) or drift.main(rows) or console.main([])
 
 
 if __name__ == "__main__":
