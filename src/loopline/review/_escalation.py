@@ -21,9 +21,12 @@ probability is stored so the quality of automatic decisions can be estimated wit
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pandas as pd
 import polars as pl
 
@@ -158,6 +161,69 @@ class EscalationPolicy:
             rate = self.audit_sample_rate
             sampled = rate > 0 and self.random.random() < rate
             out.append(Escalation("auto", [], sampled, rate, expected))
+        return out
+
+    def decide_batch(
+        self,
+        probability: list[float] | None,
+        confidence: Sequence[float | None] | None,
+        set_sizes: list[int] | None,
+        inputs: pd.DataFrame,
+        out_of_range: list[list[str]],
+        novelty: npt.NDArray[np.bool_] | None = None,
+    ) -> list[Escalation]:
+        """:meth:`decide` for a whole micro-batch given in columns (the serving path).
+
+        Args:
+            probability: Each answer's ``probability`` (``None``: the answers have none, as in
+                regression).
+            confidence: Each answer's ``confidence`` (``None``: none has one).
+            set_sizes: Each answer's prediction-set size (``None``: the answers have no sets).
+            inputs: The rows as validated.
+            out_of_range: Per row, the fields outside the contract's ranges.
+            novelty: Per row, the novelty flag.
+
+        Returns:
+            The same escalations, and the same audit draws in the same order, as :meth:`decide`
+            on the equivalent answer mappings.
+        """
+        rows = len(out_of_range)
+        flags: list[tuple[str, list[bool]]] = []
+        if self.threshold is not None and confidence is not None:
+            threshold = self.threshold
+            flags.append(("low_confidence", [c is not None and c < threshold for c in confidence]))
+        if self.band is not None and probability is not None and set_sizes is not None:
+            low, high = self.band
+            flags.append(("cost_band", [low <= p <= high for p in probability]))
+        if self.escalation.conformal is not None and set_sizes is not None:
+            flags.append(("ambiguous_set", [size != 1 for size in set_sizes]))
+        rules = self._rules_hit(inputs)
+        ood = self.escalation.out_of_distribution
+        novel = novelty.tolist() if ood and novelty is not None else None
+        expected: list[float | None]
+        if probability is None or set_sizes is None:
+            expected = [None] * rows
+        else:
+            fp, fn = self.costs.false_positive or 0.0, self.costs.false_negative or 0.0
+            p = np.asarray(probability, dtype=np.float64)
+            expected = np.minimum((1 - p) * fp, p * fn).tolist()
+        rate = self.audit_sample_rate
+        draw = self.random.random
+        out = []
+        for index in range(rows):
+            reasons = [name for name, hit in flags if hit[index]]
+            if ood:
+                if out_of_range[index]:
+                    reasons.append("out_of_range:" + ",".join(out_of_range[index]))
+                if novel is not None and novel[index]:
+                    reasons.append("novelty")
+            if rules[index]:
+                reasons += rules[index]
+            if reasons:
+                out.append(Escalation("review", reasons, False, 1.0, expected[index]))
+                continue
+            sampled = rate > 0 and draw() < rate
+            out.append(Escalation("auto", [], sampled, rate, expected[index]))
         return out
 
     def _expected_cost(self, answer: dict[str, Any]) -> float | None:

@@ -5,40 +5,60 @@ one batch is being computed, new requests queue up and form the next batch, boun
 ``max_batch_rows``; ``max_wait_ms`` (default 0) can hold a batch open a little longer to fill it.
 Under load this turns many one-row calls into few many-row calls, which is where scikit-learn
 style models are efficient; at low load it adds no latency.
+
+Requests may hand in their rows as columns (a mapping of names to NumPy arrays, as validation
+builds them): a batch of those is concatenated column by column and becomes one frame, instead
+of one frame per request and a ``concat``. Each request may also carry a context (its decision
+policy, its out-of-range flags): ``predict`` gets the batch's frame and every job's row span and
+context, and returns one result per job, so work such as decisions runs once per batch too.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["MicroBatcher"]
+__all__ = ["BatchJob", "MicroBatcher"]
+
+Rows = pd.DataFrame | Mapping[str, np.ndarray[Any, Any]]
+
+
+class BatchJob(NamedTuple):
+    """One request's place in a batch: rows ``start:end`` of the batch frame, and its context."""
+
+    start: int
+    end: int
+    context: Any
 
 
 @dataclass
 class _Job:
-    frame: pd.DataFrame
+    rows: Rows
+    count: int
+    context: Any
     future: asyncio.Future[Any]
 
 
 class MicroBatcher:
-    """Queues frames for ``predict`` and answers each caller with its own rows' results.
+    """Queues rows for ``predict`` and answers each caller with its own result.
 
     Args:
-        predict: Vectorised function from a frame to a list of per-row results.
+        predict: Vectorised function of the batch frame and its jobs (row spans and contexts)
+            returning one result per job, in order.
         max_batch_rows: Upper bound on rows per call.
         max_wait_ms: How long to keep a batch open for more rows once one has arrived.
     """
 
     def __init__(
         self,
-        predict: Callable[[pd.DataFrame], list[Any]],
+        predict: Callable[[pd.DataFrame, list[BatchJob]], list[Any]],
         *,
         max_batch_rows: int = 256,
         max_wait_ms: float = 0.0,
@@ -70,19 +90,22 @@ class MicroBatcher:
                 await self._task
         self.executor.shutdown(wait=True)
 
-    async def submit(self, frame: pd.DataFrame) -> list[Any]:
-        """Predict ``frame``'s rows, batched with concurrent callers."""
+    async def submit(self, rows: Rows, context: Any = None) -> Any:
+        """Predict ``rows`` (a frame, or columns of equal length), batched with other callers.
+
+        Returns what ``predict`` returned for this job.
+        """
         self.start()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        await self.queue.put(_Job(frame, future))
-        result: list[Any] = await future
-        return result
+        count = len(rows) if isinstance(rows, pd.DataFrame) else _column_length(rows)
+        self.queue.put_nowait(_Job(rows, count, context, future))  # the queue is unbounded
+        return await future
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
             jobs = [await self.queue.get()]
-            rows = len(jobs[0].frame)
+            rows = jobs[0].count
             deadline = loop.time() + self.max_wait_ms / 1000
             while rows < self.max_batch_rows:
                 if self.queue.empty():
@@ -96,26 +119,50 @@ class MicroBatcher:
                 else:
                     job = self.queue.get_nowait()
                 jobs.append(job)
-                rows += len(job.frame)
+                rows += job.count
             self.batch_sizes.append(rows)
-            frame = (
-                jobs[0].frame
-                if len(jobs) == 1
-                else pd.concat([j.frame for j in jobs], ignore_index=True)
-            )
+            spans = []
+            start = 0
+            for job in jobs:
+                spans.append(BatchJob(start, start + job.count, job.context))
+                start += job.count
             try:
-                results = await loop.run_in_executor(self.executor, self.predict, frame)
+                results = await loop.run_in_executor(
+                    self.executor, self._predict, [job.rows for job in jobs], spans
+                )
             except Exception as exc:  # one bad batch must not stop the worker
                 for job in jobs:
                     if not job.future.done():
                         job.future.set_exception(exc)
                 continue
-            start = 0
-            for job in jobs:
-                end = start + len(job.frame)
+            for job, result in zip(jobs, results, strict=True):
                 if not job.future.done():
-                    job.future.set_result(results[start:end])
-                start = end
+                    job.future.set_result(result)
+
+    def _predict(self, parts: list[Rows], spans: list[BatchJob]) -> list[Any]:
+        """In the model thread: one frame for the batch, then ``predict``."""
+        return self.predict(_frame(parts), spans)
+
+
+def _column_length(columns: Mapping[str, Any]) -> int:
+    for values in columns.values():
+        return len(values)
+    return 0
+
+
+def _frame(parts: list[Rows]) -> pd.DataFrame:
+    """The batch's rows as one frame, in the jobs' order."""
+    columns = [part for part in parts if not isinstance(part, pd.DataFrame)]
+    if len(columns) == len(parts):
+        if len(columns) == 1:
+            return pd.DataFrame(columns[0])
+        names = [str(name) for name in columns[0]]
+        # insertion order is the columns' order; column by column, as validation built them
+        return pd.DataFrame(
+            {name: np.concatenate([part[name] for part in columns]) for name in names}
+        )
+    frames = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(part) for part in parts]
+    return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
 
 _LIMITS: list[Any] = []

@@ -49,7 +49,7 @@ import pandas as pd
 from loopline.errors import Problem, ServingError
 from loopline.training._signature import InputField, Signature
 
-__all__ = ["MAX_PROBLEMS_SHOWN", "validate_records"]
+__all__ = ["MAX_PROBLEMS_SHOWN", "validate_columns", "validate_records"]
 
 #: At most this many problems are listed in one error; the message gives the total.
 MAX_PROBLEMS_SHOWN = 100
@@ -138,6 +138,18 @@ def validate_records(
         >>> frame["age"].tolist(), out_of_range
         ([30, 120], [[], ['age']])
     """
+    arrays, out_of_range = validate_columns(records, signature, max_rows=max_rows)
+    return pd.DataFrame(arrays), out_of_range
+
+
+def validate_columns(
+    records: list[dict[str, Any]], signature: Signature, *, max_rows: int
+) -> tuple[dict[str, Any], list[list[str]]]:
+    """:func:`validate_records`, returning the frame's columns instead of the frame.
+
+    The serving path hands these to the micro-batcher, which builds one frame per batch:
+    ``pd.DataFrame(columns)`` is exactly the frame :func:`validate_records` returns.
+    """
     if max_rows < 1:
         raise ValueError(f"max_rows must be at least 1; got {max_rows}")
     rows = len(records)
@@ -171,7 +183,7 @@ def validate_records(
     if problems:
         raise _invalid(problems)
     _flag_ranges(columns)
-    return pd.DataFrame(arrays), _out_of_range(columns, rows)
+    return arrays, _out_of_range(columns, rows)
 
 
 def _check_shape(

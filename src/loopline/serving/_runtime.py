@@ -24,13 +24,14 @@ from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
 from loopline.review import EscalationPolicy, current_policy, escalate_overdue, open_cases
-from loopline.serving._batcher import MicroBatcher
+from loopline.serving._batcher import BatchJob, MicroBatcher
 from loopline.serving._canary import CanaryWatch
+from loopline.serving._case_queue import CaseQueue
 from loopline.serving._deployments import current_deployment
-from loopline.serving._inputs import validate_records
+from loopline.serving._inputs import validate_columns
 from loopline.serving._log import PredictionLog
 from loopline.serving._router import choose_arm
-from loopline.serving._scoring import score_frame
+from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
 from loopline.store import ModelVersion
 from loopline.training import TrainedModel
@@ -95,6 +96,7 @@ class Runtime:
         self.max_wait_ms = max_wait_ms
         self.use_cases: dict[str, _UseCase] = {}
         self.log = PredictionLog(ws.settings.home / "predictions")
+        self.cases = CaseQueue(self._open_cases)
         self.ready = False
         self.reloads = 0
         self._task: asyncio.Task[None] | None = None
@@ -122,6 +124,7 @@ class Runtime:
                 await served.batcher.stop()
         for batcher in self._retired:
             await batcher.stop()
+        await self.cases.drain()
         await self.log.stop()
 
     async def _poll(self) -> None:
@@ -191,7 +194,7 @@ class Runtime:
                 continue
             model = await asyncio.to_thread(load_model, self.ws.objects, prefix, manifest)
             batcher = MicroBatcher(
-                functools.partial(score_frame, model),
+                functools.partial(_score_batch, Scorer(model)),
                 max_batch_rows=spec.serving.max_batch_size,
                 max_wait_ms=spec.serving.max_wait_ms,
             )
@@ -245,9 +248,12 @@ class Runtime:
         use_case = self.use_case(name)
         arm = choose_arm(use_case.arms, salt=use_case.salt, unit_key=unit_key, pinned=pinned)
         served = use_case.models[arm["model_version_id"]]
-        frame, out_of_range = validate_records(records, served.model.signature, max_rows=MAX_ROWS)
+        columns, out_of_range = validate_columns(records, served.model.signature, max_rows=MAX_ROWS)
         try:
-            answers = await served.batcher.submit(frame)
+            # scores and decisions come back from the model thread, once per micro-batch
+            answers, escalations = await served.batcher.submit(
+                columns, _Decide(use_case.policy, out_of_range)
+            )
         except Exception as exc:
             self._watch(name, use_case, arm, failed=True, latency_ms=0.0)
             raise ServingError(
@@ -260,20 +266,15 @@ class Runtime:
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
-        # novelty was scored in the model thread, once per micro-batch
-        flags = [bool(answer.pop("_novel", False)) for answer in answers]
-        novel = flags if use_case.spec.serving.escalation.out_of_distribution else None
-        escalations = use_case.policy.decide(answers, frame, out_of_range, novel)
         cases: list[dict[str, Any]] = []
+        model_version, role = served.name, arm["role"]
+        recent = self.recent
         for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
-            answer.pop("decided_positive", None)
-            answer.update(
-                prediction_id=uuid.uuid4().hex,
-                decision=escalation.decision,
-                reasons=escalation.reasons,
-                model_version=served.name,
-                arm=arm["role"],
-            )
+            answer["prediction_id"] = prediction_id = uuid.uuid4().hex
+            answer["decision"] = escalation.decision
+            answer["reasons"] = escalation.reasons
+            answer["model_version"] = model_version
+            answer["arm"] = role
             if escalation.decision == "review" or escalation.audit_sample:
                 case_id = str(uuid.uuid4())
                 if escalation.decision == "review":
@@ -293,15 +294,16 @@ class Runtime:
             logged.append(
                 _record(name, request_id, unit_key, answer, records[index], latency_ms, now)
             )
-        for answer in answers:
-            self.recent[answer["prediction_id"]] = request_id
-        while len(self.recent) > _RECENT:
-            self.recent.popitem(last=False)
-        if cases:  # durable before the caller is told a person will decide
-            await asyncio.to_thread(self._open_cases, cases)
+            recent[prediction_id] = request_id
+        while len(recent) > _RECENT:
+            recent.popitem(last=False)
+        if cases:  # durable before the caller is told a person will decide (group commit)
+            await self.cases.open(cases)
         await self.log.put(logged)
         for shadow in (a for a in use_case.arms if a["role"] == "shadow"):
-            self._spawn(self._shadow(name, use_case, shadow, frame, records, request_id, unit_key))
+            self._spawn(
+                self._shadow(name, use_case, shadow, columns, records, request_id, unit_key)
+            )
         return Answer(request_id, arm, answers, latency_ms)
 
     def _open_cases(self, cases: list[dict[str, Any]]) -> None:
@@ -336,7 +338,7 @@ class Runtime:
         name: str,
         use_case: _UseCase,
         arm: dict[str, Any],
-        frame: Any,
+        columns: Any,
         records: list[dict[str, Any]],
         request_id: str,
         unit_key: str | None,
@@ -346,7 +348,7 @@ class Runtime:
             return
         started = time.perf_counter()
         try:
-            answers = await served.batcher.submit(frame)
+            answers, _ = await served.batcher.submit(columns)
         except Exception:  # a failing shadow never affects callers
             return
         latency_ms = (time.perf_counter() - started) * 1000
@@ -360,14 +362,79 @@ class Runtime:
                 model_version=served.name,
                 arm="shadow",
             )
-            answer.pop("decided_positive", None)
-            answer.pop("_novel", None)
             logged.append(
                 _record(
                     name, request_id, unit_key, answer, records[index], latency_ms, now, shadow=True
                 )
             )
         await self.log.put(logged)
+
+
+@dataclass(frozen=True)
+class _Decide:
+    """What a request hands the model thread to decide its rows there."""
+
+    policy: EscalationPolicy
+    out_of_range: list[list[str]]
+
+
+def _score_batch(scorer: Scorer, frame: Any, jobs: list[BatchJob]) -> list[Any]:
+    """In the model thread: score the micro-batch once, decide its rows once per policy.
+
+    Returns, per job, its answers (without decisions) and its escalations (``None`` for jobs
+    without a policy: shadows). Jobs are decided in their order, so the audit sampler draws in
+    the order the requests arrived.
+    """
+    scores = scorer(frame)
+    decided: list[Any] = [None] * len(jobs)
+    index = 0
+    while index < len(jobs):
+        context = jobs[index].context
+        if context is None:
+            index += 1
+            continue
+        group = index
+        out_of_range = list(context.out_of_range)
+        while group + 1 < len(jobs) and _same_policy(jobs[group + 1].context, context):
+            group += 1
+            out_of_range += jobs[group].context.out_of_range
+        start, end = jobs[index].start, jobs[group].end
+        escalations = _decide(context.policy, scores, frame, start, end, out_of_range)
+        for job_index in range(index, group + 1):
+            job = jobs[job_index]
+            decided[job_index] = escalations[job.start - start : job.end - start]
+        index = group + 1
+    return [
+        (scores.answers(job.start, job.end), escalations)
+        for job, escalations in zip(jobs, decided, strict=True)
+    ]
+
+
+def _same_policy(context: Any, first: _Decide) -> bool:
+    return context is not None and context.policy is first.policy
+
+
+def _decide(
+    policy: EscalationPolicy,
+    scores: Scores,
+    frame: Any,
+    start: int,
+    end: int,
+    out_of_range: list[list[str]],
+) -> list[Any]:
+    inputs = frame if start == 0 and end == len(frame) else frame.iloc[start:end]
+    if scores.task == "regression":
+        return policy.decide_batch(None, None, None, inputs, out_of_range, scores.novel[start:end])
+    assert scores.confidence is not None
+    assert scores.sets is not None
+    return policy.decide_batch(
+        scores.probability[start:end],
+        scores.confidence[start:end],
+        [len(s) for s in scores.sets[start:end]],
+        inputs,
+        out_of_range,
+        scores.novel[start:end],
+    )
 
 
 def _case(

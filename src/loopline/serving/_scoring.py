@@ -1,77 +1,285 @@
 """Turning model outputs into answers: prediction, probability, confidence, set or interval.
 
 Decisions (``auto`` or ``review``) are added by the escalation policy (``loopline.review``).
+
+A :class:`Scorer` runs in the model thread, once per micro-batch, and keeps the batch in columns
+(:class:`Scores`). When the model has a novelty detector, the inputs are preprocessed once: the
+estimator and the isolation forest both read the same features, and the forest is evaluated by
+:class:`FlatForest`, all trees and rows at once in NumPy, with exactly scikit-learn's scores.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from loopline.training import TrainedModel
 
-__all__ = ["score_frame"]
+__all__ = ["FlatForest", "Scorer", "Scores", "score_frame"]
+
+Floats = npt.NDArray[np.float64]
+_EULER_GAMMA = 0.5772156649015329
 
 
 def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
+@dataclass
+class Scores:
+    """A batch's model outputs, one entry per row, in columns.
+
+    Attributes:
+        predictions: The answer's ``prediction`` (label or value), as plain Python values.
+        probability: ``probability`` (classification) or ``score`` (regression).
+        confidence: Calibrated confidence in the prediction (``None`` for regression).
+        sets: Conformal prediction sets as label lists (classification), else ``None``.
+        lower: Lower ends of the conformal intervals (regression), else ``None``.
+        upper: Upper ends of the conformal intervals (regression), else ``None``.
+        novel: Novelty flags (all ``False`` without a detector).
+    """
+
+    task: str
+    predictions: list[Any]
+    probability: list[float]
+    confidence: list[float] | None
+    sets: list[list[Any]] | None
+    lower: list[float] | None
+    upper: list[float] | None
+    novel: npt.NDArray[np.bool_]
+
+    def __len__(self) -> int:
+        return len(self.predictions)
+
+    def answers(self, start: int = 0, end: int | None = None) -> list[dict[str, Any]]:
+        """Rows ``start:end`` as the answer mappings of the API (without decisions)."""
+        end = len(self) if end is None else end
+        predictions = self.predictions[start:end]
+        probability = self.probability[start:end]
+        if self.task == "regression":
+            assert self.lower is not None
+            assert self.upper is not None
+            return [
+                {"prediction": p, "score": s, "confidence": None, "interval": [lo, hi]}
+                for p, s, lo, hi in zip(
+                    predictions,
+                    probability,
+                    self.lower[start:end],
+                    self.upper[start:end],
+                    strict=True,
+                )
+            ]
+        assert self.confidence is not None
+        assert self.sets is not None
+        return [
+            {"prediction": p, "probability": q, "confidence": c, "prediction_set": s}
+            for p, q, c, s in zip(
+                predictions,
+                probability,
+                self.confidence[start:end],
+                self.sets[start:end],
+                strict=True,
+            )
+        ]
+
+
+class FlatForest:
+    """An isolation forest's trees in flat arrays, evaluated for all trees and rows at once.
+
+    scikit-learn's ``score_samples`` walks the trees one by one (a Python call per tree): for a
+    request-sized batch that costs milliseconds. Here every row descends every tree together, one
+    NumPy step per level, and the per-leaf path lengths are the ones scikit-learn adds up, in the
+    same order, so the scores are identical.
+
+    Args:
+        forest: A fitted ``sklearn.ensemble.IsolationForest`` using all features per tree.
+    """
+
+    def __init__(self, forest: Any) -> None:
+        features, thresholds, lefts, rights, missing, leaf_values, roots = (
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+            [],
+        )
+        offset = 0
+        depth = 0
+        for estimator in forest.estimators_:
+            tree = estimator.tree_
+            count = tree.node_count
+            nodes = np.arange(count)
+            leaf = tree.children_left < 0
+            roots.append(offset)
+            features.append(np.where(leaf, 0, tree.feature))
+            thresholds.append(tree.threshold.astype(np.float64))
+            lefts.append(np.where(leaf, nodes, tree.children_left) + offset)
+            rights.append(np.where(leaf, nodes, tree.children_right) + offset)
+            missing.append(np.asarray(getattr(tree, "missing_go_to_left", np.zeros(count)), bool))
+            # what scikit-learn adds per tree: depth of the leaf + c(samples in the leaf) - 1
+            path = np.asarray(tree.compute_node_depths(), dtype=np.float64)
+            leaf_values.append(path + _average_path_length(tree.n_node_samples) - 1.0)
+            depth = max(depth, int(tree.max_depth))
+            offset += count
+        self.feature = np.concatenate(features).astype(np.intp)
+        self.threshold = np.concatenate(thresholds)
+        self.left = np.concatenate(lefts).astype(np.intp)
+        self.right = np.concatenate(rights).astype(np.intp)
+        self.missing_left = np.concatenate(missing)
+        self.leaf_value = np.concatenate(leaf_values)
+        self.roots = np.asarray(roots, dtype=np.intp)
+        self.depth = depth
+        self.n_features = int(forest.n_features_in_)
+        max_samples = int(forest.max_samples_) if hasattr(forest, "max_samples_") else 256
+        self.denominator = len(forest.estimators_) * float(_average_path_length([max_samples])[0])
+        subsets = getattr(forest, "estimators_features_", None)
+        if subsets is not None and any(len(s) != self.n_features for s in subsets):
+            raise ValueError("FlatForest needs trees that use all features (max_features=1.0)")
+
+    def score_samples(self, features: Any) -> Floats:
+        """``IsolationForest.score_samples``: the lower, the more abnormal."""
+        if hasattr(features, "toarray"):
+            features = features.toarray()
+        # scikit-learn compares float32 inputs with float64 thresholds
+        values = np.ascontiguousarray(features, dtype=np.float32).astype(np.float64)
+        rows = values.shape[0]
+        if values.ndim != 2 or values.shape[1] != self.n_features:
+            raise ValueError(
+                f"expected {self.n_features} features per row; got shape {values.shape}"
+            )
+        flat = values.ravel()
+        base = (np.arange(rows, dtype=np.intp) * self.n_features)[:, None]
+        node = np.broadcast_to(self.roots, (rows, len(self.roots))).copy()
+        nan = bool(np.isnan(flat).any())
+        for _ in range(self.depth):
+            x = flat[base + self.feature[node]]
+            left = x <= self.threshold[node]
+            if nan:
+                left |= np.isnan(x) & self.missing_left[node]
+            node = np.where(left, self.left[node], self.right[node])
+        # a running sum over trees, in tree order, as scikit-learn accumulates
+        depths = np.cumsum(self.leaf_value[node], axis=1)[:, -1] if rows else np.zeros(0)
+        if self.denominator == 0:  # a single training sample: scikit-learn's score is -1
+            return -np.ones(rows, dtype=np.float64)
+        scores: Floats = -(2 ** (-(depths / self.denominator)))
+        return scores
+
+
+def _average_path_length(n_samples: Any) -> Floats:
+    """scikit-learn's average path length of an unsuccessful search in a tree of n samples."""
+    n = np.asarray(n_samples, dtype=np.float64).reshape(-1)
+    out = np.zeros_like(n)
+    small = n <= 1
+    two = n == 2
+    rest = ~(small | two)
+    out[small] = 0.0
+    out[two] = 1.0
+    out[rest] = 2.0 * (np.log(n[rest] - 1.0) + _EULER_GAMMA) - 2.0 * (n[rest] - 1.0) / n[rest]
+    return out
+
+
+class Scorer:
+    """Scores micro-batches for one model version (built once per loaded model).
+
+    Args:
+        model: The trained model.
+    """
+
+    def __init__(self, model: TrainedModel) -> None:
+        self.model = model
+        detector = getattr(model, "novelty", None)  # absent in models pickled before it existed
+        self.forest: FlatForest | None = None
+        self.novelty_threshold = 0.0
+        self.preprocess: Any = None
+        self.estimator: Any = None
+        if detector is not None:
+            self.novelty_threshold = float(detector["threshold"])
+            self.preprocess = model.pipeline[:-1]
+            self.estimator = model.pipeline[-1]
+            try:
+                self.forest = FlatForest(detector["forest"])
+            except (AttributeError, ValueError):
+                self.forest = None  # an unusual detector: scored by scikit-learn itself
+        self.labels = [_plain(c) for c in model.classes]
+
+    def __call__(self, frame: pd.DataFrame) -> Scores:
+        """The batch's scores and novelty flags."""
+        model = self.model
+        novel = np.zeros(len(frame), dtype=bool)
+        features = None
+        if self.preprocess is not None:
+            features = self.preprocess.transform(model.inputs(frame))
+            if self.forest is not None:
+                novel = -self.forest.score_samples(features) > self.novelty_threshold
+            else:
+                forest = model.novelty["forest"]
+                novel = -forest.score_samples(features) > self.novelty_threshold
+        if model.task == "regression":
+            if features is not None:
+                predicted = np.asarray(self.estimator.predict(features), dtype=np.float64)
+            else:
+                predicted = model.predict(frame)
+            lower, upper = model.intervals(predicted)
+            values = predicted.tolist()
+            return Scores(
+                model.task, values, values, None, None, lower.tolist(), upper.tolist(), novel
+            )
+        if features is not None:
+            raw = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
+            proba = _calibrated(model, raw)
+        else:
+            proba = model.predict_proba(frame)
+        in_set = model.prediction_sets(proba)
+        labels = self.labels
+        sets = [[labels[i] for i in np.flatnonzero(row)] for row in in_set]
+        if model.task == "binary_classification":
+            positive = proba[:, model.positive_index]
+            decided = positive >= model.threshold
+            chosen = np.where(decided, model.positive_index, 1 - model.positive_index)
+            confidence = np.where(decided, positive, 1.0 - positive)
+            return Scores(
+                model.task,
+                [labels[i] for i in chosen.tolist()],
+                positive.tolist(),
+                confidence.tolist(),
+                sets,
+                None,
+                None,
+                novel,
+            )
+        best = np.argmax(proba, axis=1)
+        top = proba[np.arange(len(best)), best].tolist()
+        return Scores(
+            model.task, [labels[i] for i in best.tolist()], top, top, sets, None, None, novel
+        )
+
+
+def _calibrated(model: TrainedModel, raw: Floats) -> Floats:
+    """``TrainedModel.predict_proba`` from the estimator's raw probabilities."""
+    if model.calibrator is None or model.task != "binary_classification":
+        return raw
+    index = model.positive_index
+    positive = np.clip(model.calibrator.transform(raw[:, index]), 0.0, 1.0)
+    out = np.empty_like(raw)
+    out[:, index] = positive
+    out[:, 1 - index] = 1.0 - positive
+    return out
+
+
 def score_frame(model: TrainedModel, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """Vectorised answers for every row of ``frame`` (decisions are added by the caller).
 
-    Runs in the model thread, once per micro-batch; when the model has a novelty detector each
-    answer also carries ``_novel`` for the escalation policy (removed before the response).
+    Each answer also carries ``_novel``, the novelty flag, for the escalation policy (removed
+    before the response). Serving builds a :class:`Scorer` once per model instead.
     """
-    answers = _score(model, frame)
-    if getattr(model, "novelty", None) is not None:
-        for answer, novel in zip(answers, model.is_novel(frame), strict=True):
-            answer["_novel"] = bool(novel)
+    scores = Scorer(model)(frame)
+    answers = scores.answers()
+    for answer, novel in zip(answers, scores.novel.tolist(), strict=True):
+        answer["_novel"] = novel
     return answers
-
-
-def _score(model: TrainedModel, frame: pd.DataFrame) -> list[dict[str, Any]]:
-    if model.task == "regression":
-        predicted = model.predict(frame)
-        lower, upper = model.intervals(predicted)
-        return [
-            {
-                "prediction": float(p),
-                "score": float(p),
-                "confidence": None,
-                "interval": [float(lo), float(hi)],
-            }
-            for p, lo, hi in zip(predicted, lower, upper, strict=True)
-        ]
-    proba = model.predict_proba(frame)
-    sets = model.prediction_sets(proba)
-    labels = [_plain(c) for c in model.classes]
-    out = []
-    if model.task == "binary_classification":
-        positive = proba[:, model.positive_index]
-        negative_label = labels[1 - model.positive_index]
-        positive_label = labels[model.positive_index]
-        for p, row_set in zip(positive, sets, strict=True):
-            out.append(
-                {
-                    "prediction": positive_label if p >= model.threshold else negative_label,
-                    "probability": float(p),
-                    # confidence in the decision made: the probability that it is right
-                    "confidence": float(p if p >= model.threshold else 1.0 - p),
-                    "prediction_set": [labels[i] for i in np.flatnonzero(row_set)],
-                }
-            )
-        return out
-    best = np.argmax(proba, axis=1)
-    for row, index, row_set in zip(proba, best, sets, strict=True):
-        out.append(
-            {
-                "prediction": labels[index],
-                "probability": float(row[index]),
-                "confidence": float(row[index]),
-                "prediction_set": [labels[i] for i in np.flatnonzero(row_set)],
-            }
-        )
-    return out

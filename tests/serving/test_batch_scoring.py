@@ -1,0 +1,222 @@
+"""The batched serving path gives exactly what the row-by-row path gave.
+
+The flat isolation forest against scikit-learn's ``score_samples``; the scorer against the trained
+model's own ``predict_proba``, ``is_novel`` and conformal sets; the columnar escalation against
+``EscalationPolicy.decide``; micro-batched columns against ``validate_records`` frames; and the
+case queue's group commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.ensemble import IsolationForest
+
+from loopline import _api
+from loopline._api_models import load_trained_model
+from loopline._workspace import Workspace
+from loopline.review import EscalationPolicy
+from loopline.serving._batcher import BatchJob, MicroBatcher
+from loopline.serving._case_queue import CaseQueue
+from loopline.serving._inputs import validate_columns, validate_records
+from loopline.serving._scoring import FlatForest, Scorer
+from loopline.spec import Costs, EscalationSpec
+from loopline.training import TrainedModel
+from tests.serving.conftest import deployed_project
+
+COSTS = Costs(false_positive=50, false_negative=500, review=8)
+
+
+@pytest.mark.parametrize(("rows", "max_samples"), [(1, 256), (7, 64), (600, "auto")])
+def test_flat_forest_scores_equal_scikit_learn(rows: int, max_samples: Any) -> None:
+    rng = np.random.default_rng(4)
+    train = np.column_stack([rng.normal(size=2000), rng.integers(0, 2, size=(2000, 5))])
+    forest = IsolationForest(n_estimators=50, max_samples=max_samples, random_state=0).fit(train)
+    test = np.column_stack([rng.normal(scale=3, size=rows), rng.integers(0, 2, size=(rows, 5))])
+    flat = FlatForest(forest)
+    np.testing.assert_array_equal(flat.score_samples(test), forest.score_samples(test))
+
+
+def test_flat_forest_sends_missing_values_where_scikit_learn_does() -> None:
+    rng = np.random.default_rng(5)
+    train = rng.normal(size=(500, 3))
+    train[rng.random(train.shape) < 0.1] = np.nan
+    forest = IsolationForest(n_estimators=30, random_state=1).fit(train)
+    test = rng.normal(size=(200, 3))
+    test[rng.random(test.shape) < 0.3] = np.nan
+    np.testing.assert_array_equal(
+        FlatForest(forest).score_samples(test), forest.score_samples(test)
+    )
+
+
+def test_flat_forest_refuses_the_wrong_width() -> None:
+    forest = IsolationForest(n_estimators=5, random_state=0).fit(np.zeros((20, 3)) + np.eye(20, 3))
+    with pytest.raises(ValueError, match="expected 3 features"):
+        FlatForest(forest).score_samples(np.zeros((2, 4)))
+
+
+@pytest.fixture(scope="module")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TrainedModel, pd.DataFrame]]:
+    """The credit example's model (with its novelty detector) and 600 validated input rows."""
+    ws: Workspace = deployed_project(tmp_path_factory.mktemp("scoring"), auth=False)
+    try:
+        model = load_trained_model(ws, "credit-default@1")
+        data = _api.load("credit", project=ws.settings.project_dir).head(600)
+        records = data.drop("ID", "default_payment_next_month").to_dicts()
+        frame, _ = validate_records(records, model.signature, max_rows=1000)
+        yield model, frame
+    finally:
+        ws.close()
+
+
+def test_scorer_matches_the_trained_model(trained: tuple[TrainedModel, pd.DataFrame]) -> None:
+    model, frame = trained
+    assert model.novelty is not None
+    scores = Scorer(model)(frame)
+    proba = model.predict_proba(frame)
+    positive = proba[:, model.positive_index]
+    assert scores.probability == positive.tolist()
+    assert scores.predictions == [_plain(v) for v in model.predict(frame)]
+    decided = positive >= model.threshold
+    assert scores.confidence == np.where(decided, positive, 1 - positive).tolist()
+    labels = [_plain(c) for c in model.classes]
+    sets = [[labels[i] for i in np.flatnonzero(r)] for r in model.prediction_sets(proba)]
+    assert scores.sets == sets
+    np.testing.assert_array_equal(scores.novel, model.is_novel(frame))
+    assert 0 < scores.novel.sum() < len(frame)  # the comparison covers both outcomes
+    # a batch scores each row as it would be scored alone
+    alone = Scorer(model)(frame.iloc[[5]].reset_index(drop=True))
+    assert alone.answers() == scores.answers(5, 6)
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def test_decide_batch_equals_decide_row_by_row() -> None:
+    spec = EscalationSpec(
+        confidence_below=0.8,
+        cost_band=True,
+        conformal={"alpha": 0.1},
+        out_of_distribution=True,
+        rules=("LIMIT_BAL > 500000",),
+        audit_sample_rate=0.3,
+    )
+    rng = random.Random(7)
+    n = 300
+    probability = [rng.random() for _ in range(n)]
+    sets = [[0, 1] if rng.random() < 0.1 else [int(p >= 0.5)] for p in probability]
+    inputs = pd.DataFrame({"LIMIT_BAL": [rng.choice([1_000, 900_000]) for _ in range(n)]})
+    out_of_range = [["AGE"] if rng.random() < 0.05 else [] for _ in range(n)]
+    novelty = np.array([rng.random() < 0.05 for _ in range(n)])
+    confidence = [max(p, 1 - p) for p in probability]
+    answers = [
+        {"prediction": int(p >= 0.5), "probability": p, "confidence": c, "prediction_set": s}
+        for p, c, s in zip(probability, confidence, sets, strict=True)
+    ]
+    for rows in (n, 3):  # the polars path and the row-by-row path of the rules
+        expected = EscalationPolicy(spec, COSTS, seed=11).decide(
+            answers[:rows], inputs.head(rows), out_of_range[:rows], list(novelty[:rows])
+        )
+        got = EscalationPolicy(spec, COSTS, seed=11).decide_batch(
+            probability[:rows],
+            confidence[:rows],
+            [len(s) for s in sets[:rows]],
+            inputs.head(rows),
+            out_of_range[:rows],
+            novelty[:rows],
+        )
+        assert got == expected
+        if rows == n:  # the comparison covers every outcome
+            assert {d.decision for d in expected} == {"auto", "review"}
+            assert any(d.audit_sample for d in expected)
+
+
+def test_decide_batch_without_probabilities_as_in_regression() -> None:
+    spec = EscalationSpec(confidence_below=0.8, out_of_distribution=True)
+    policy = EscalationPolicy(spec, COSTS, seed=1)
+    answers = [{"prediction": 1.0, "score": 1.0, "confidence": None, "interval": [0, 2]}] * 2
+    inputs = pd.DataFrame({"x": [1, 2]})
+    expected = EscalationPolicy(spec, COSTS, seed=1).decide(answers, inputs, [[], ["x"]])
+    assert policy.decide_batch(None, None, None, inputs, [[], ["x"]]) == expected
+
+
+def test_batched_columns_make_the_frame_validation_makes(
+    trained: tuple[TrainedModel, pd.DataFrame],
+) -> None:
+    model, _ = trained
+    records: list[dict[str, Any]] = [dict.fromkeys(model.signature.names, 1) for _ in range(3)]
+    records[1]["LIMIT_BAL"] = 2.0  # a whole float in an integer column
+    seen: list[pd.DataFrame] = []
+
+    def predict(frame: pd.DataFrame, jobs: list[BatchJob]) -> list[Any]:
+        seen.append(frame)
+        return [(job.start, job.end, job.context) for job in jobs]
+
+    async def run() -> list[Any]:
+        batcher = MicroBatcher(predict)
+        parts = [validate_columns([r], model.signature, max_rows=10)[0] for r in records]
+        try:
+            return await asyncio.gather(*(batcher.submit(p, i) for i, p in enumerate(parts)))
+        finally:
+            await batcher.stop()
+
+    results = asyncio.run(run())
+    assert results == [(0, 1, 0), (1, 2, 1), (2, 3, 2)]
+    assert len(seen) == 1  # the three requests formed one batch
+    expected = pd.concat(
+        [validate_records([r], model.signature, max_rows=10)[0] for r in records],
+        ignore_index=True,
+    )
+    pd.testing.assert_frame_equal(seen[0], expected)
+
+
+def test_case_queue_group_commits_and_isolates_a_failing_request() -> None:
+    written: list[list[dict[str, Any]]] = []
+
+    def write(cases: list[dict[str, Any]]) -> None:
+        if any(case.get("bad") for case in cases):
+            raise ValueError("cannot store this case")
+        written.append(list(cases))
+
+    async def run() -> list[Any]:
+        queue = CaseQueue(write)
+        requests = [[{"uid": f"{i}-{j}", "bad": i == 3} for j in range(2)] for i in range(10)]
+        outcome = await asyncio.gather(
+            *(queue.open(cases) for cases in requests), return_exceptions=True
+        )
+        await queue.drain()
+        assert queue.written == 18
+        return outcome
+
+    outcome = asyncio.run(run())
+    assert [type(o).__name__ for o in outcome] == ["NoneType"] * 3 + ["ValueError"] + [
+        "NoneType"
+    ] * 6
+    uids = sorted(case["uid"] for group in written for case in group)
+    assert uids == sorted(f"{i}-{j}" for i in range(10) if i != 3 for j in range(2))
+    # the ten requests queued together: their one transaction failed, then each was written
+    # on its own and only the bad one failed
+    assert len(written) == 9
+
+
+def test_case_queue_needs_one_commit_for_concurrent_requests() -> None:
+    commits: list[int] = []
+
+    def write(cases: list[dict[str, Any]]) -> None:
+        commits.append(len(cases))
+
+    async def run() -> None:
+        queue = CaseQueue(write)
+        await asyncio.gather(*(queue.open([{"uid": str(i)}]) for i in range(64)))
+
+    asyncio.run(run())
+    assert commits == [64]  # requests that queued together: one transaction
