@@ -32,12 +32,21 @@ class ReportSource:
         self._log: tuple[float, pl.DataFrame] | None = None
 
     def predictions(self) -> pl.DataFrame:
-        """The use case's prediction log, re-read when older than ``log_seconds``."""
+        """The two columns of the prediction log the report counts (``shadow``, ``decision``),
+        re-read when older than ``log_seconds``: a projection of the Parquet files, not the log."""
         with self._lock:
             if self._log is not None and self._log[0] > time.monotonic():
                 return self._log[1]
         spec = self.ws.project.spec
-        frame = read_predictions(self.ws.settings.home / "predictions", spec.name)
+        folder = self.ws.settings.home / "predictions" / spec.name
+        if any(folder.glob("date=*/*.parquet")):
+            frame = (
+                pl.scan_parquet(str(folder / "date=*" / "*.parquet"), hive_partitioning=False)
+                .select("shadow", "decision")
+                .collect()
+            )
+        else:
+            frame = read_predictions(self.ws.settings.home / "predictions", spec.name)
         with self._lock:
             self._log = (time.monotonic() + self.log_seconds, frame)
         return frame
