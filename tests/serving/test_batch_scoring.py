@@ -122,7 +122,7 @@ def test_decide_batch_equals_decide_row_by_row() -> None:
         {"prediction": int(p >= 0.5), "probability": p, "confidence": c, "prediction_set": s}
         for p, c, s in zip(probability, confidence, sets, strict=True)
     ]
-    for rows in (n, 3):  # the polars path and the row-by-row path of the rules
+    for rows in (n, 3):  # the polars path and the row-by-row path of the rules (n > 128)
         expected = EscalationPolicy(spec, COSTS, seed=11).decide(
             answers[:rows], inputs.head(rows), out_of_range[:rows], list(novelty[:rows])
         )
@@ -220,3 +220,32 @@ def test_case_queue_needs_one_commit_for_concurrent_requests() -> None:
 
     asyncio.run(run())
     assert commits == [64]  # requests that queued together: one transaction
+
+
+def test_one_invalid_request_in_a_batch_fails_alone(
+    trained: tuple[TrainedModel, pd.DataFrame],
+) -> None:
+    from loopline.errors import ServingError
+    from loopline.serving._runtime import _Request, _score_batch
+
+    model, frame = trained
+    records = frame.head(4).to_dict("records")
+    bad = [dict(records[2]), dict(records[3])]
+    bad[1]["AGE"] = "old"
+    policy = EscalationPolicy(EscalationSpec(confidence_below=0.8), COSTS, seed=2)
+    parts = [records[:2], bad, records[3:4]]
+    jobs, start = [], 0
+    for part in parts:
+        jobs.append(BatchJob(start, start + len(part), _Request(model.signature, policy)))
+        start += len(part)
+    results = _score_batch(Scorer(model), parts, jobs)
+    assert isinstance(results[1], ServingError)
+    assert results[1].status == 422
+    assert [p.loc for p in results[1].problems] == [("records", 1, "AGE")]  # its own row
+    alone = Scorer(model)(frame.iloc[[0, 1, 3]].reset_index(drop=True))
+    assert results[0][0] == alone.answers(0, 2)
+    assert results[2][0] == alone.answers(2, 3)
+    expected = EscalationPolicy(EscalationSpec(confidence_below=0.8), COSTS, seed=2).decide(
+        alone.answers(), frame.iloc[[0, 1, 3]], [[], [], []], list(alone.novel)
+    )
+    assert results[0][1] + results[2][1] == expected

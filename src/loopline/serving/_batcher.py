@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -25,9 +25,9 @@ from typing import Any, NamedTuple
 import numpy as np
 import pandas as pd
 
-__all__ = ["BatchJob", "MicroBatcher"]
+__all__ = ["BatchJob", "MicroBatcher", "batch_frame"]
 
-Rows = pd.DataFrame | Mapping[str, np.ndarray[Any, Any]]
+Rows = pd.DataFrame | Mapping[str, Any]
 
 
 class BatchJob(NamedTuple):
@@ -40,7 +40,7 @@ class BatchJob(NamedTuple):
 
 @dataclass
 class _Job:
-    rows: Rows
+    rows: Any
     count: int
     context: Any
     future: asyncio.Future[Any]
@@ -54,16 +54,21 @@ class MicroBatcher:
             returning one result per job, in order.
         max_batch_rows: Upper bound on rows per call.
         max_wait_ms: How long to keep a batch open for more rows once one has arrived.
+        build_frame: Hand ``predict`` one frame built from the jobs' rows (frames or columns);
+            ``False``: hand it the jobs' rows as submitted (a list, one entry per job), for a
+            ``predict`` that builds the frame itself (from records it validates per batch).
     """
 
     def __init__(
         self,
-        predict: Callable[[pd.DataFrame, list[BatchJob]], list[Any]],
+        predict: Callable[[Any, list[BatchJob]], list[Any]],
         *,
         max_batch_rows: int = 256,
         max_wait_ms: float = 0.0,
+        build_frame: bool = True,
     ) -> None:
         self.predict = predict
+        self.build_frame = build_frame
         self.max_batch_rows = max_batch_rows
         self.max_wait_ms = max_wait_ms
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -90,14 +95,15 @@ class MicroBatcher:
                 await self._task
         self.executor.shutdown(wait=True)
 
-    async def submit(self, rows: Rows, context: Any = None) -> Any:
-        """Predict ``rows`` (a frame, or columns of equal length), batched with other callers.
+    async def submit(self, rows: Rows | list[Any], context: Any = None) -> Any:
+        """Predict ``rows`` (a frame, columns of equal length, or a list of records when the
+        batcher does not build frames), batched with other callers.
 
         Returns what ``predict`` returned for this job.
         """
         self.start()
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        count = len(rows) if isinstance(rows, pd.DataFrame) else _column_length(rows)
+        count = _column_length(rows) if isinstance(rows, Mapping) else len(rows)
         self.queue.put_nowait(_Job(rows, count, context, future))  # the queue is unbounded
         return await future
 
@@ -139,9 +145,9 @@ class MicroBatcher:
                 if not job.future.done():
                     job.future.set_result(result)
 
-    def _predict(self, parts: list[Rows], spans: list[BatchJob]) -> list[Any]:
-        """In the model thread: one frame for the batch, then ``predict``."""
-        return self.predict(_frame(parts), spans)
+    def _predict(self, parts: list[Any], spans: list[BatchJob]) -> list[Any]:
+        """In the model thread: one frame for the batch (unless ``predict`` builds it)."""
+        return self.predict(batch_frame(parts) if self.build_frame else parts, spans)
 
 
 def _column_length(columns: Mapping[str, Any]) -> int:
@@ -150,7 +156,7 @@ def _column_length(columns: Mapping[str, Any]) -> int:
     return 0
 
 
-def _frame(parts: list[Rows]) -> pd.DataFrame:
+def batch_frame(parts: Sequence[Rows]) -> pd.DataFrame:
     """The batch's rows as one frame, in the jobs' order."""
     columns = [part for part in parts if not isinstance(part, pd.DataFrame)]
     if len(columns) == len(parts):

@@ -10,15 +10,33 @@ commit. Each caller still awaits the commit that carries its cases.
 
 If a group's transaction fails, its requests' cases are written again one request at a time, so
 only the request whose cases cannot be written gets the error.
+
+:class:`CaseWriter` does the writing with ``open_cases`` (cases, their ``open`` events) on one
+connection kept open in one thread: the store opens a new SQLite connection per transaction, and
+opening (pragmas) and closing it (the last connection checkpoints the WAL) cost several times the
+insert itself. Should that connection fail, the write is retried through ``store.transaction()``
+on a fresh connection, which also raises the store's usual errors.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-__all__ = ["CaseQueue"]
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from loopline.review import open_cases
+from loopline.store import Store
+
+__all__ = ["CaseQueue", "CaseWriter"]
+
+_LOG = logging.getLogger("loopline.serving")
 
 Cases = list[dict[str, Any]]
 
@@ -33,6 +51,8 @@ class CaseQueue:
 
     def __init__(self, write: Callable[[Cases], None]) -> None:
         self.write = write
+        #: Runs ``write``; one thread, so a writer may keep a connection of its own.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="loopline-cases")
         self._pending: list[tuple[Cases, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
         #: Transactions committed and cases written (for tests and metrics).
@@ -61,11 +81,22 @@ class CaseQueue:
         while self._task is not None and not self._task.done():
             await asyncio.wait({self._task})
 
+    async def stop(self) -> None:
+        """Commit what is queued, then release the writer's thread (and its connection)."""
+        await self.drain()
+        close = getattr(self.write, "close", None)
+        if close is not None:
+            await asyncio.get_running_loop().run_in_executor(self.executor, close)
+        self.executor.shutdown(wait=True)
+
+    async def _call(self, cases: Cases) -> None:
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.write, cases)
+
     async def _run(self) -> None:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                await asyncio.to_thread(self.write, [case for cases, _ in group for case in cases])
+                await self._call([case for cases, _ in group for case in cases])
             except Exception as exc:
                 if len(group) == 1:  # nothing to separate: this request's cases failed
                     if not group[0][1].done():
@@ -83,7 +114,7 @@ class CaseQueue:
         """One transaction per request, so one bad request fails alone."""
         for cases, future in group:
             try:
-                await asyncio.to_thread(self.write, cases)
+                await self._call(cases)
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -92,3 +123,51 @@ class CaseQueue:
             self.written += len(cases)
             if not future.done():
                 future.set_result(None)
+
+
+class CaseWriter:
+    """Writes cases with ``open_cases`` in one transaction, on a connection it keeps open.
+
+    Call it from one thread only (the case queue's).
+
+    Args:
+        store: The metadata store.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._connection: Connection | None = None
+        self._thread: int | None = None
+
+    def __call__(self, cases: Cases) -> None:
+        """Open ``cases``, committed when this returns."""
+        try:
+            self._write(cases)
+        except Exception:
+            _LOG.warning("writing cases on the kept connection failed; retrying", exc_info=True)
+            self.close()  # a broken or refused connection: start again on a fresh one
+            with self.store.transaction() as session:
+                open_cases(session, cases)
+
+    def _write(self, cases: Cases) -> None:
+        if self._thread is not None and self._thread != threading.get_ident():
+            raise RuntimeError("CaseWriter is used from one thread only")
+        if self._connection is None:
+            self._connection = self.store.engine.connect()
+            self._thread = threading.get_ident()
+        session = Session(bind=self._connection)
+        try:
+            open_cases(session, cases)
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+    def close(self) -> None:
+        """Close the kept connection (the next write opens another)."""
+        connection, self._connection, self._thread = self._connection, None, None
+        if connection is not None:
+            with contextlib.suppress(Exception):
+                connection.close()

@@ -49,7 +49,7 @@ import pandas as pd
 from loopline.errors import Problem, ServingError
 from loopline.training._signature import InputField, Signature
 
-__all__ = ["MAX_PROBLEMS_SHOWN", "validate_columns", "validate_records"]
+__all__ = ["MAX_PROBLEMS_SHOWN", "check_row_count", "validate_columns", "validate_records"]
 
 #: At most this many problems are listed in one error; the message gives the total.
 MAX_PROBLEMS_SHOWN = 100
@@ -150,21 +150,8 @@ def validate_columns(
     The serving path hands these to the micro-batcher, which builds one frame per batch:
     ``pd.DataFrame(columns)`` is exactly the frame :func:`validate_records` returns.
     """
-    if max_rows < 1:
-        raise ValueError(f"max_rows must be at least 1; got {max_rows}")
+    check_row_count(records, max_rows=max_rows)
     rows = len(records)
-    if rows == 0:
-        raise ServingError(
-            "The request has no rows to predict.",
-            status=400,
-            hint="Send at least one record with the model's input fields.",
-        )
-    if rows > max_rows:
-        raise ServingError(
-            f"The request has {rows:,} rows; at most {max_rows:,} are accepted in one request.",
-            status=413,
-            hint=f"Split the rows into requests of at most {max_rows:,}.",
-        )
     problems: list[tuple[int, int, Problem]] = []
     names = signature.names
     records = _check_shape(records, names, problems)
@@ -184,6 +171,30 @@ def validate_columns(
         raise _invalid(problems)
     _flag_ranges(columns)
     return arrays, _out_of_range(columns, rows)
+
+
+def check_row_count(records: list[Any], *, max_rows: int) -> None:
+    """The row-count rules of :func:`validate_records`: 400 without rows, 413 above ``max_rows``.
+
+    Raises:
+        ServingError: 400 or 413.
+        ValueError: ``max_rows`` is below 1 (a programming error).
+    """
+    if max_rows < 1:
+        raise ValueError(f"max_rows must be at least 1; got {max_rows}")
+    rows = len(records)
+    if rows == 0:
+        raise ServingError(
+            "The request has no rows to predict.",
+            status=400,
+            hint="Send at least one record with the model's input fields.",
+        )
+    if rows > max_rows:
+        raise ServingError(
+            f"The request has {rows:,} rows; at most {max_rows:,} are accepted in one request.",
+            status=413,
+            hint=f"Split the rows into requests of at most {max_rows:,}.",
+        )
 
 
 def _check_shape(

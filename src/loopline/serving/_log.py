@@ -83,8 +83,12 @@ class PredictionLog:
 
     async def put(self, records: list[dict[str, Any]]) -> None:
         """Queue records; waits while the queue is full."""
+        queue = self.queue
         for record in records:
-            await self.queue.put(record)
+            if queue.full():
+                await queue.put(record)  # backpressure: wait for the writer
+            else:
+                queue.put_nowait(record)
 
     async def stop(self) -> None:
         """Write everything queued (and the batch being gathered), then stop."""
@@ -126,19 +130,21 @@ class PredictionLog:
             self.written += len(batch)
 
 
+#: ``json.dumps`` and ``json.dumps(default=str)``, without building an encoder per call
+_DUMPS = json.JSONEncoder().encode
+_DUMPS_ANY = json.JSONEncoder(default=str).encode
+
+
 def write_records(root: Path, records: list[dict[str, Any]]) -> None:
     """Write records as one Parquet file per use case and day (atomic rename)."""
-    frame = pl.DataFrame(
-        [
-            {
-                **r,
-                "prediction": json.dumps(r["prediction"]),
-                "inputs": json.dumps(r["inputs"], default=str),
-            }
-            for r in records
-        ],
-        schema=_SCHEMA,
-    )
+    columns: dict[str, list[Any]] = {
+        name: [r.get(name) for r in records]
+        for name in _SCHEMA
+        if name not in ("prediction", "inputs")
+    }
+    columns["prediction"] = [_DUMPS(r["prediction"]) for r in records]
+    columns["inputs"] = [_DUMPS_ANY(r["inputs"]) for r in records]
+    frame = pl.DataFrame({name: columns[name] for name in _SCHEMA}, schema=_SCHEMA)
     for (use_case, day), part in frame.group_by(
         pl.col("use_case"), pl.col("at").dt.date(), maintain_order=True
     ):

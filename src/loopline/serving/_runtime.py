@@ -23,18 +23,18 @@ from typing import Any
 from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
-from loopline.review import EscalationPolicy, current_policy, escalate_overdue, open_cases
-from loopline.serving._batcher import BatchJob, MicroBatcher
+from loopline.review import EscalationPolicy, current_policy, escalate_overdue
+from loopline.serving._batcher import BatchJob, MicroBatcher, batch_frame
 from loopline.serving._canary import CanaryWatch
-from loopline.serving._case_queue import CaseQueue
+from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.serving._deployments import current_deployment
-from loopline.serving._inputs import validate_columns
+from loopline.serving._inputs import check_row_count, validate_columns
 from loopline.serving._log import PredictionLog
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
 from loopline.store import ModelVersion
-from loopline.training import TrainedModel
+from loopline.training import Signature, TrainedModel
 
 __all__ = ["Answer", "Runtime", "ServedModel"]
 
@@ -96,7 +96,7 @@ class Runtime:
         self.max_wait_ms = max_wait_ms
         self.use_cases: dict[str, _UseCase] = {}
         self.log = PredictionLog(ws.settings.home / "predictions")
-        self.cases = CaseQueue(self._open_cases)
+        self.cases = CaseQueue(CaseWriter(ws.store))
         self.ready = False
         self.reloads = 0
         self._task: asyncio.Task[None] | None = None
@@ -124,7 +124,7 @@ class Runtime:
                 await served.batcher.stop()
         for batcher in self._retired:
             await batcher.stop()
-        await self.cases.drain()
+        await self.cases.stop()
         await self.log.stop()
 
     async def _poll(self) -> None:
@@ -197,6 +197,7 @@ class Runtime:
                 functools.partial(_score_batch, Scorer(model)),
                 max_batch_rows=spec.serving.max_batch_size,
                 max_wait_ms=spec.serving.max_wait_ms,
+                build_frame=False,  # _score_batch validates the records and builds the frame
             )
             models[key] = ServedModel(f"{use_case}@{version}", version, model, batcher)
         self.use_cases[spec.name] = _UseCase(
@@ -248,11 +249,11 @@ class Runtime:
         use_case = self.use_case(name)
         arm = choose_arm(use_case.arms, salt=use_case.salt, unit_key=unit_key, pinned=pinned)
         served = use_case.models[arm["model_version_id"]]
-        columns, out_of_range = validate_columns(records, served.model.signature, max_rows=MAX_ROWS)
+        check_row_count(records, max_rows=MAX_ROWS)
         try:
-            # scores and decisions come back from the model thread, once per micro-batch
-            answers, escalations = await served.batcher.submit(
-                columns, _Decide(use_case.policy, out_of_range)
+            # validation, scores and decisions: in the model thread, once per micro-batch
+            result = await served.batcher.submit(
+                records, _Request(served.model.signature, use_case.policy)
             )
         except Exception as exc:
             self._watch(name, use_case, arm, failed=True, latency_ms=0.0)
@@ -261,6 +262,9 @@ class Runtime:
                 status=500,
                 hint="The model raised on valid input; the error is in the server log.",
             ) from exc
+        if isinstance(result, ServingError):
+            raise result  # this request's rows do not fit the signature (a 422)
+        answers, escalations, out_of_range = result
         request_id = uuid.uuid4().hex
         latency_ms = (time.perf_counter() - started) * 1000
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
@@ -301,14 +305,10 @@ class Runtime:
             await self.cases.open(cases)
         await self.log.put(logged)
         for shadow in (a for a in use_case.arms if a["role"] == "shadow"):
-            self._spawn(
-                self._shadow(name, use_case, shadow, columns, records, request_id, unit_key)
-            )
+            # the rows as validated for the arm that answered, as the shadow always got them
+            job = _Request(served.model.signature, None)
+            self._spawn(self._shadow(name, use_case, shadow, job, records, request_id, unit_key))
         return Answer(request_id, arm, answers, latency_ms)
-
-    def _open_cases(self, cases: list[dict[str, Any]]) -> None:
-        with self.ws.store.transaction() as session:
-            open_cases(session, cases)
 
     def _spawn(self, work: Any) -> None:
         """Run ``work`` in the background, keeping a reference until it is done."""
@@ -338,7 +338,7 @@ class Runtime:
         name: str,
         use_case: _UseCase,
         arm: dict[str, Any],
-        columns: Any,
+        job: _Request,
         records: list[dict[str, Any]],
         request_id: str,
         unit_key: str | None,
@@ -348,9 +348,12 @@ class Runtime:
             return
         started = time.perf_counter()
         try:
-            answers, _ = await served.batcher.submit(columns)
+            result = await served.batcher.submit(records, job)
         except Exception:  # a failing shadow never affects callers
             return
+        if isinstance(result, ServingError):
+            return
+        answers = result[0]
         latency_ms = (time.perf_counter() - started) * 1000
         now = datetime.now(timezone.utc)
         logged = []
@@ -371,47 +374,82 @@ class Runtime:
 
 
 @dataclass(frozen=True)
-class _Decide:
-    """What a request hands the model thread to decide its rows there."""
+class _Request:
+    """What a request hands the model thread: the signature its rows are validated against,
+    and the policy that decides them (``None`` for a shadow's copy: no decisions)."""
 
-    policy: EscalationPolicy
-    out_of_range: list[list[str]]
+    signature: Signature
+    policy: EscalationPolicy | None
 
 
-def _score_batch(scorer: Scorer, frame: Any, jobs: list[BatchJob]) -> list[Any]:
-    """In the model thread: score the micro-batch once, decide its rows once per policy.
+def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
+    """In the model thread: validate, score and decide a micro-batch, each once.
 
-    Returns, per job, its answers (without decisions) and its escalations (``None`` for jobs
-    without a policy: shadows). Jobs are decided in their order, so the audit sampler draws in
-    the order the requests arrived.
+    ``parts`` are the jobs' records. Returns per job either its answers (without decisions), its
+    escalations (``None`` without a policy) and its rows' out-of-range fields, or the
+    :class:`ServingError` its rows got from validation (only that request fails). Jobs are
+    decided in their order, so the audit sampler draws in the order the requests arrived.
     """
+    results: list[Any] = [None] * len(jobs)
+    valid: list[int] = []
+    columns: list[dict[str, Any]] = []
+    out_of_range: dict[int, list[list[str]]] = {}
+    first = 0
+    while first < len(jobs):
+        signature = jobs[first].context.signature
+        last = first
+        while last + 1 < len(jobs) and jobs[last + 1].context.signature is signature:
+            last += 1
+        group = range(first, last + 1)
+        records = parts[first] if first == last else [r for k in group for r in parts[k]]
+        try:  # the whole group at once: the common case, every row valid
+            arrays, flags = validate_columns(records, signature, max_rows=len(records))
+        except ServingError:  # someone's rows are invalid: each request on its own
+            for k in group:
+                try:
+                    arrays, flags = validate_columns(parts[k], signature, max_rows=MAX_ROWS)
+                except ServingError as error:
+                    results[k] = error
+                    continue
+                columns.append(arrays)
+                out_of_range[k] = flags
+                valid.append(k)
+        else:
+            columns.append(arrays)
+            start = 0
+            for k in group:
+                out_of_range[k] = flags[start : start + len(parts[k])]
+                start += len(parts[k])
+                valid.append(k)
+        first = last + 1
+    if not valid:
+        return results
+    frame = batch_frame(columns)
     scores = scorer(frame)
-    decided: list[Any] = [None] * len(jobs)
+    spans: list[tuple[int, int, int]] = []
+    start = 0
+    for k in valid:
+        spans.append((k, start, start + len(parts[k])))
+        start += len(parts[k])
+    decided: dict[int, list[Any]] = {}
     index = 0
-    while index < len(jobs):
-        context = jobs[index].context
-        if context is None:
+    while index < len(spans):
+        policy = jobs[spans[index][0]].context.policy
+        if policy is None:
             index += 1
             continue
-        group = index
-        out_of_range = list(context.out_of_range)
-        while group + 1 < len(jobs) and _same_policy(jobs[group + 1].context, context):
-            group += 1
-            out_of_range += jobs[group].context.out_of_range
-        start, end = jobs[index].start, jobs[group].end
-        escalations = _decide(context.policy, scores, frame, start, end, out_of_range)
-        for job_index in range(index, group + 1):
-            job = jobs[job_index]
-            decided[job_index] = escalations[job.start - start : job.end - start]
-        index = group + 1
-    return [
-        (scores.answers(job.start, job.end), escalations)
-        for job, escalations in zip(jobs, decided, strict=True)
-    ]
-
-
-def _same_policy(context: Any, first: _Decide) -> bool:
-    return context is not None and context.policy is first.policy
+        group_end = index
+        while group_end + 1 < len(spans) and jobs[spans[group_end + 1][0]].context.policy is policy:
+            group_end += 1
+        begin, end = spans[index][1], spans[group_end][2]
+        flags = [f for k, _, _ in spans[index : group_end + 1] for f in out_of_range[k]]
+        escalations = _decide(policy, scores, frame, begin, end, flags)
+        for k, job_start, job_end in spans[index : group_end + 1]:
+            decided[k] = escalations[job_start - begin : job_end - begin]
+        index = group_end + 1
+    for k, job_start, job_end in spans:
+        results[k] = (scores.answers(job_start, job_end), decided.get(k), out_of_range[k])
+    return results
 
 
 def _decide(

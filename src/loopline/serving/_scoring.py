@@ -129,8 +129,9 @@ class FlatForest:
             offset += count
         self.feature = np.concatenate(features).astype(np.intp)
         self.threshold = np.concatenate(thresholds)
-        self.left = np.concatenate(lefts).astype(np.intp)
-        self.right = np.concatenate(rights).astype(np.intp)
+        # children side by side: node n's right child at 2n, its left child at 2n + 1
+        self.child = np.column_stack([np.concatenate(rights), np.concatenate(lefts)]).ravel()
+        self.child = self.child.astype(np.intp)
         self.missing_left = np.concatenate(missing)
         self.leaf_value = np.concatenate(leaf_values)
         self.roots = np.asarray(roots, dtype=np.intp)
@@ -162,7 +163,7 @@ class FlatForest:
             left = x <= self.threshold[node]
             if nan:
                 left |= np.isnan(x) & self.missing_left[node]
-            node = np.where(left, self.left[node], self.right[node])
+            node = self.child[2 * node + left]
         # a running sum over trees, in tree order, as scikit-learn accumulates
         depths = np.cumsum(self.leaf_value[node], axis=1)[:, -1] if rows else np.zeros(0)
         if self.denominator == 0:  # a single training sample: scikit-learn's score is -1

@@ -1,0 +1,71 @@
+"""The case writer: cases and their open events committed on a kept connection, on both stores."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from sqlalchemy import select
+
+from loopline.serving._case_queue import CaseQueue, CaseWriter
+from loopline.store import Case, CaseEvent, Store
+
+
+def _case(index: int) -> dict[str, Any]:
+    return {
+        "use_case": "credit-default",
+        "prediction_id": uuid.uuid4().hex,
+        "request_id": f"request-{index // 2}",
+        "model_version": "credit-default@1",
+        "inputs": {"LIMIT_BAL": 1000 * index, "SEX": 2},
+        "recommendation": {"prediction": 1, "probability": 0.6, "confidence": 0.6},
+        "reasons": ["low_confidence"],
+        "out_of_range": [],
+        "priority": 3.5,
+        "sla_hours": 24,
+        "audit_sample": False,
+        "sampling_probability": 1.0,
+        "double_review": index == 0,
+        "uid": str(uuid.uuid4()),
+    }
+
+
+def test_concurrent_requests_cases_are_committed_with_their_events(store: Store) -> None:
+    requests = [[_case(2 * i), _case(2 * i + 1)] for i in range(12)]
+    writer = CaseWriter(store)
+
+    async def run() -> CaseQueue:
+        queue = CaseQueue(writer)
+        await asyncio.gather(*(queue.open(cases) for cases in requests))
+        await queue.stop()
+        return queue
+
+    queue = asyncio.run(run())
+    assert queue.commits < len(requests)  # requests shared transactions
+    with store.transaction() as session:
+        stored = {case.uid: case for case in session.scalars(select(Case))}
+        events = session.scalars(select(CaseEvent)).all()
+    expected = [case for cases in requests for case in cases]
+    assert sorted(stored) == sorted(case["uid"] for case in expected)
+    for case in expected:
+        row = stored[case["uid"]]
+        assert (row.inputs, row.status, row.tier, row.priority) == (case["inputs"], "open", 0, 3.5)
+        assert row.double_review == case["double_review"]
+    opened = {event.case_id: event for event in events if event.action == "open"}
+    assert sorted(opened) == sorted(row.id for row in stored.values())
+    assert all(
+        event.detail == {"reasons": ["low_confidence"], "audit_sample": False}
+        for event in opened.values()
+    )
+
+
+def test_a_failed_write_is_retried_on_a_fresh_connection(store: Store) -> None:
+    writer = CaseWriter(store)
+    writer([_case(0)])
+    assert writer._connection is not None
+    writer._connection.close()  # the kept connection breaks (a restarted database)
+    writer([_case(1)])
+    writer.close()
+    with store.transaction() as session:
+        assert len(session.scalars(select(Case)).all()) == 2
