@@ -249,3 +249,52 @@ def test_one_invalid_request_in_a_batch_fails_alone(
         alone.answers(), frame.iloc[[0, 1, 3]], [[], [], []], list(alone.novel)
     )
     assert results[0][1] + results[2][1] == expected
+
+
+def test_ids_are_version_4_uuids() -> None:
+    import uuid
+
+    from loopline.serving._runtime import _dashed, _uuid4_hex
+
+    ids = _uuid4_hex(1000)
+    assert len(set(ids)) == 1000
+    for hex_id in ids:
+        parsed = uuid.UUID(hex_id)
+        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, hex_id)
+        assert _dashed(hex_id) == str(parsed)
+
+
+def test_replayed_preprocessing_equals_scikit_learn(
+    trained: tuple[TrainedModel, pd.DataFrame],
+) -> None:
+    from loopline.serving._scoring import FastPreprocess
+
+    model, frame = trained
+    steps = model.pipeline[:-1]
+    fast = FastPreprocess(steps)
+    odd = frame.head(50).astype({"LIMIT_BAL": "float64", "AGE": "float64"})
+    odd.loc[[1, 7], "LIMIT_BAL"] = np.nan  # imputed with the training median
+    odd.loc[[2, 9], "AGE"] = np.nan
+    odd.loc[3, "EDUCATION"] = 99  # a category never seen: all zeros
+    for data in (frame, frame.head(1), odd):
+        expected = steps.transform(data)
+        replayed = fast(data)
+        assert replayed.dtype == expected.dtype
+        np.testing.assert_array_equal(replayed, expected)
+    # the scorer uses the replay once the first batch matched, with identical answers
+    scorer = Scorer(model)
+    first = scorer(frame)
+    assert scorer._checked
+    again = scorer(frame)
+    assert again.answers() == first.answers()
+    np.testing.assert_array_equal(again.novel, first.novel)
+
+
+def test_unknown_preprocessing_is_left_to_scikit_learn() -> None:
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from loopline.serving._scoring import FastPreprocess
+
+    with pytest.raises(ValueError, match="StandardScaler is not replayed"):
+        FastPreprocess(make_pipeline(StandardScaler()).fit(np.eye(3)))

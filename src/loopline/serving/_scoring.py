@@ -185,6 +185,117 @@ def _average_path_length(n_samples: Any) -> Floats:
     return out
 
 
+class FastPreprocess:
+    """A fitted preprocessing pipeline replayed in NumPy, for the transformers it knows.
+
+    scikit-learn's ``ColumnTransformer`` spends milliseconds per call validating and indexing,
+    whatever the number of rows: for one row that is most of the model's time. The fitted
+    state of the common steps (``ColumnTransformer`` with ``remainder="drop"``, ``SimpleImputer``
+    on numbers, dense ``OneHotEncoder`` ignoring unknown categories, ``Pipeline``,
+    ``FunctionTransformer(np.ascontiguousarray)``) is replayed directly. Anything else raises
+    ``ValueError`` at construction, and :class:`Scorer` checks the first batch against
+    scikit-learn's own output before using it, so a model is never scored differently.
+
+    Args:
+        steps: The preprocessing steps (``pipeline[:-1]``).
+    """
+
+    def __init__(self, steps: Any) -> None:
+        self.apply = _compile(steps)
+
+    def __call__(self, frame: pd.DataFrame) -> Floats:
+        """The features of ``frame``."""
+        features: Floats = self.apply(frame)
+        return features
+
+
+def _compile(step: Any) -> Any:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.impute import SimpleImputer
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import FunctionTransformer, OneHotEncoder
+
+    if getattr(step, "_sklearn_output_config", None):
+        raise ValueError("set_output is configured")
+    if isinstance(step, Pipeline):
+        parts = [_compile(inner) for _, inner in step.steps if inner not in (None, "passthrough")]
+
+        def pipeline(data: Any) -> Any:
+            for part in parts:
+                data = part(data)
+            return data
+
+        return pipeline
+    if isinstance(step, ColumnTransformer):
+        if step.remainder != "drop" or step.sparse_output_:
+            raise ValueError("only dense ColumnTransformers that drop the remainder")
+        blocks = []
+        for _, inner, columns in step.transformers_:
+            if inner == "drop" or (hasattr(columns, "__len__") and len(columns) == 0):
+                continue
+            if inner == "passthrough" or not all(isinstance(c, str) for c in columns):
+                raise ValueError("only named columns through fitted transformers")
+            blocks.append((list(columns), _compile(inner)))
+
+        def columns(frame: Any) -> Any:
+            return np.hstack([apply(frame[names]) for names, apply in blocks])
+
+        return columns
+    if isinstance(step, SimpleImputer):
+        statistics = np.asarray(step.statistics_, dtype=np.float64)
+        missing = step.missing_values
+        if not (isinstance(missing, float) and np.isnan(missing)) or np.isnan(statistics).any():
+            raise ValueError("only NaN as the missing value, and every statistic known")
+        if getattr(step, "add_indicator", False):
+            raise ValueError("no missing indicators")
+
+        def impute(data: Any) -> Any:
+            values = _numeric(data)
+            holes = np.isnan(values)
+            if holes.any():
+                values = np.where(holes, statistics, values)
+            return values
+
+        return impute
+    if isinstance(step, OneHotEncoder):
+        if (
+            step.handle_unknown != "ignore"
+            or step.drop is not None
+            or step.sparse_output
+            or getattr(step, "_infrequent_enabled", False)
+        ):
+            raise ValueError("only dense one-hot encoding that ignores unknown categories")
+        categories = [np.asarray(c) for c in step.categories_]
+        if any(
+            c.dtype.kind not in "iuf" or np.isnan(c.astype(np.float64)).any() for c in categories
+        ):
+            raise ValueError("only numeric categories")
+        dtype = step.dtype
+
+        def encode(data: Any) -> Any:
+            values = _numeric(data)
+            return np.hstack(
+                [
+                    (values[:, [i]] == cats[None, :]).astype(dtype)
+                    for i, cats in enumerate(categories)
+                ]
+            )
+
+        return encode
+    if isinstance(step, FunctionTransformer):
+        if step.func is not np.ascontiguousarray or step.validate or step.kw_args:
+            raise ValueError("only FunctionTransformer(np.ascontiguousarray)")
+        return np.ascontiguousarray
+    raise ValueError(f"{type(step).__name__} is not replayed")
+
+
+def _numeric(data: Any) -> Floats:
+    values = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
+    if values.dtype.kind not in "iufb":
+        raise ValueError("only numeric inputs are replayed")
+    return np.asarray(values, dtype=np.float64)
+
+
 class Scorer:
     """Scores micro-batches for one model version (built once per loaded model).
 
@@ -199,15 +310,36 @@ class Scorer:
         self.novelty_threshold = 0.0
         self.preprocess: Any = None
         self.estimator: Any = None
+        #: the replayed preprocessing, once checked against scikit-learn on a first batch
+        self.fast: FastPreprocess | None = None
+        self._checked = False
         if detector is not None:
             self.novelty_threshold = float(detector["threshold"])
             self.preprocess = model.pipeline[:-1]
             self.estimator = model.pipeline[-1]
             try:
+                self.fast = FastPreprocess(self.preprocess)
+            except (AttributeError, ValueError, TypeError):
+                self.fast = None
+            try:
                 self.forest = FlatForest(detector["forest"])
             except (AttributeError, ValueError):
                 self.forest = None  # an unusual detector: scored by scikit-learn itself
         self.labels = [_plain(c) for c in model.classes]
+
+    def _features(self, frame: pd.DataFrame) -> Any:
+        """The preprocessed features: replayed when the replay matched scikit-learn."""
+        if self.fast is not None:
+            if self._checked:
+                try:
+                    return self.fast(frame)
+                except (ValueError, TypeError, KeyError, IndexError):
+                    pass  # inputs the replay does not take (e.g. strings): scikit-learn does
+            elif _features_check(self.fast, self.preprocess, frame):
+                self._checked = True
+            else:
+                self.fast = None  # it differed once: never used for this model
+        return self.preprocess.transform(frame)
 
     def __call__(self, frame: pd.DataFrame) -> Scores:
         """The batch's scores and novelty flags."""
@@ -215,7 +347,7 @@ class Scorer:
         novel = np.zeros(len(frame), dtype=bool)
         features = None
         if self.preprocess is not None:
-            features = self.preprocess.transform(model.inputs(frame))
+            features = self._features(model.inputs(frame))
             if self.forest is not None:
                 novel = -self.forest.score_samples(features) > self.novelty_threshold
             else:
@@ -259,6 +391,20 @@ class Scorer:
         return Scores(
             model.task, [labels[i] for i in best.tolist()], top, top, sets, None, None, novel
         )
+
+
+def _features_check(fast: Any, reference: Any, frame: pd.DataFrame) -> bool:
+    try:
+        replayed = fast(frame)
+    except (ValueError, TypeError, KeyError, IndexError):
+        return False
+    expected = reference.transform(frame)
+    return (
+        isinstance(expected, np.ndarray)
+        and replayed.dtype == expected.dtype
+        and replayed.shape == expected.shape
+        and bool(np.array_equal(replayed, expected, equal_nan=True))
+    )
 
 
 def _calibrated(model: TrainedModel, raw: Floats) -> Floats:
