@@ -6,7 +6,6 @@ from loopline.store._audit import list_audit, record_audit
 from loopline.store._objects import ObjectRef, ObjectStore
 from loopline.store._store import Store, open_store
 from loopline.store._tables import (
-    Alert,
     AliasEvent,
     ApiToken,
     Approval,
@@ -19,22 +18,19 @@ from loopline.store._tables import (
     DatasetVersion,
     DecisionPolicyRecord,
     Deployment,
-    Experiment,
     Feedback,
     GateResult,
     IngestBatch,
-    Job,
-    JobStep,
     LineageEdge,
     LineageNode,
     ModelVersion,
-    MonitorReport,
     Run,
     UseCase,
     User,
     WebSession,
     utcnow,
 )
+from loopline.store._tables_loop import Alert, Experiment, Job, JobStep, MonitorReport
 
 __all__ = [
     "Alert",
