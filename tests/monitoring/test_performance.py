@@ -23,14 +23,12 @@ from statsmodels.stats.proportion import proportion_confint
 
 from loopline.errors import DataError
 from loopline.monitoring import _performance
-from loopline.monitoring._performance import (
-    MetricValue,
-    compare,
+from loopline.monitoring._estimated import (
     estimated_multiclass_accuracy,
     estimated_performance,
     expected_confusion,
-    realised_performance,
 )
+from loopline.monitoring._performance import MetricValue, compare, realised_performance
 from tests.conftest import EXAMPLE
 
 METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")

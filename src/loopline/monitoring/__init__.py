@@ -11,11 +11,8 @@ if TYPE_CHECKING:  # imported on first use: the standalone drift engine does not
     from loopline.monitoring._drift import DriftReport, FeatureDrift, drift_report
     from loopline.monitoring._history import get_report, latest_report, report_series
     from loopline.monitoring._monitor import run_monitor, run_monitor_job
-    from loopline.monitoring._performance import (
-        MetricValue,
-        estimated_performance,
-        realised_performance,
-    )
+    from loopline.monitoring._estimated import estimated_performance
+    from loopline.monitoring._performance import MetricValue, realised_performance
     from loopline.monitoring._reference import ReferenceProfile, build_reference
     from loopline.monitoring._routes import raise_audit_rate
     from loopline.monitoring._stats import benjamini_hochberg
@@ -29,7 +26,7 @@ _WHERE = {
     "build_reference": "loopline.monitoring._reference",
     "default_rules": "loopline.monitoring._alerts",
     "drift_report": "loopline.monitoring._drift",
-    "estimated_performance": "loopline.monitoring._performance",
+    "estimated_performance": "loopline.monitoring._estimated",
     "get_report": "loopline.monitoring._history",
     "latest_report": "loopline.monitoring._history",
     "list_alerts": "loopline.monitoring._alerts",

@@ -23,12 +23,8 @@ from loopline._workspace import Workspace
 from loopline.data import Contract, load_contract
 from loopline.monitoring._alerts import evaluate_alerts
 from loopline.monitoring._drift import DriftReport, drift_report
-from loopline.monitoring._performance import (
-    MetricValue,
-    compare,
-    estimated_performance,
-    realised_performance,
-)
+from loopline.monitoring._estimated import estimated_performance
+from loopline.monitoring._performance import MetricValue, compare, realised_performance
 from loopline.monitoring._quality import data_quality
 from loopline.monitoring._reference import ReferenceProfile
 from loopline.monitoring._routes import route_events
