@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:  # imported on first use: the standalone drift engine does not load the rest
     from loopline.monitoring._alerts import default_rules, list_alerts
     from loopline.monitoring._drift import DriftReport, FeatureDrift, drift_report
+    from loopline.monitoring._estimated import estimated_performance
     from loopline.monitoring._history import get_report, latest_report, report_series
     from loopline.monitoring._monitor import run_monitor, run_monitor_job
-    from loopline.monitoring._estimated import estimated_performance
     from loopline.monitoring._performance import MetricValue, realised_performance
     from loopline.monitoring._reference import ReferenceProfile, build_reference
     from loopline.monitoring._routes import raise_audit_rate
