@@ -226,7 +226,7 @@ def test_one_invalid_request_in_a_batch_fails_alone(
     trained: tuple[TrainedModel, pd.DataFrame],
 ) -> None:
     from loopline.errors import ServingError
-    from loopline.serving._runtime import _Request, _score_batch
+    from loopline.serving._answers import _Request, _score_batch
 
     model, frame = trained
     records = frame.head(4).to_dict("records")
@@ -254,7 +254,7 @@ def test_one_invalid_request_in_a_batch_fails_alone(
 def test_ids_are_version_4_uuids() -> None:
     import uuid
 
-    from loopline.serving._runtime import _dashed, _uuid4_hex
+    from loopline.serving._answers import _dashed, _uuid4_hex
 
     ids = _uuid4_hex(1000)
     assert len(set(ids)) == 1000

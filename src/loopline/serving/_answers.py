@@ -1,0 +1,208 @@
+"""One micro-batch's answers: scores, decisions, review cases and log records, built in the
+model thread; and the request and prediction ids."""
+
+from __future__ import annotations
+
+import os
+import random
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from loopline.errors import ServingError
+from loopline.review import EscalationPolicy
+from loopline.serving._batcher import BatchJob, batch_frame
+from loopline.serving._inputs import validate_columns
+from loopline.serving._scoring import Scorer, Scores
+from loopline.spec import ProjectSpec
+from loopline.training import Signature
+
+__all__ = ["MAX_ROWS"]
+
+#: The most rows one request may carry.
+MAX_ROWS = 10_000
+
+
+_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
+_VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
+
+
+def _uuid4_hex(count: int) -> list[str]:
+    """``uuid.uuid4().hex`` ``count`` times, from one ``os.urandom`` call (a system call each
+    costs more than the formatting)."""
+    data = os.urandom(16 * count)
+    return [
+        "%032x" % (int.from_bytes(data[i : i + 16]) & _VERSION_MASK | _VERSION_BITS)
+        for i in range(0, 16 * count, 16)
+    ]
+
+
+def _dashed(hex_id: str) -> str:
+    """``str(uuid.UUID(hex_id))``."""
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What a request hands the model thread: the signature its rows are validated against,
+    and the policy that decides them (``None`` for a shadow's copy: no decisions)."""
+
+    signature: Signature
+    policy: EscalationPolicy | None
+
+
+def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
+    """In the model thread: validate, score and decide a micro-batch, each once.
+
+    ``parts`` are the jobs' records. Returns per job either its answers (without decisions), its
+    escalations (``None`` without a policy) and its rows' out-of-range fields, or the
+    :class:`ServingError` its rows got from validation (only that request fails). Jobs are
+    decided in their order, so the audit sampler draws in the order the requests arrived.
+    """
+    results: list[Any] = [None] * len(jobs)
+    valid: list[int] = []
+    columns: list[dict[str, Any]] = []
+    out_of_range: dict[int, list[list[str]]] = {}
+    first = 0
+    while first < len(jobs):
+        signature = jobs[first].context.signature
+        last = first
+        while last + 1 < len(jobs) and jobs[last + 1].context.signature is signature:
+            last += 1
+        group = range(first, last + 1)
+        records = parts[first] if first == last else [r for k in group for r in parts[k]]
+        try:  # the whole group at once: the common case, every row valid
+            arrays, flags = validate_columns(records, signature, max_rows=len(records))
+        except ServingError:  # someone's rows are invalid: each request on its own
+            for k in group:
+                try:
+                    arrays, flags = validate_columns(parts[k], signature, max_rows=MAX_ROWS)
+                except ServingError as error:
+                    results[k] = error
+                    continue
+                columns.append(arrays)
+                out_of_range[k] = flags
+                valid.append(k)
+        else:
+            columns.append(arrays)
+            start = 0
+            for k in group:
+                out_of_range[k] = flags[start : start + len(parts[k])]
+                start += len(parts[k])
+                valid.append(k)
+        first = last + 1
+    if not valid:
+        return results
+    frame = batch_frame(columns)
+    scores = scorer(frame)
+    spans: list[tuple[int, int, int]] = []
+    start = 0
+    for k in valid:
+        spans.append((k, start, start + len(parts[k])))
+        start += len(parts[k])
+    decided: dict[int, list[Any]] = {}
+    index = 0
+    while index < len(spans):
+        policy = jobs[spans[index][0]].context.policy
+        if policy is None:
+            index += 1
+            continue
+        group_end = index
+        while group_end + 1 < len(spans) and jobs[spans[group_end + 1][0]].context.policy is policy:
+            group_end += 1
+        begin, end = spans[index][1], spans[group_end][2]
+        flags = [f for k, _, _ in spans[index : group_end + 1] for f in out_of_range[k]]
+        escalations = _decide(policy, scores, frame, begin, end, flags)
+        for k, job_start, job_end in spans[index : group_end + 1]:
+            decided[k] = escalations[job_start - begin : job_end - begin]
+        index = group_end + 1
+    for k, job_start, job_end in spans:
+        results[k] = (scores.answers(job_start, job_end), decided.get(k), out_of_range[k])
+    return results
+
+
+def _decide(
+    policy: EscalationPolicy,
+    scores: Scores,
+    frame: Any,
+    start: int,
+    end: int,
+    out_of_range: list[list[str]],
+) -> list[Any]:
+    inputs = frame if start == 0 and end == len(frame) else frame.iloc[start:end]
+    if scores.task == "regression":
+        return policy.decide_batch(None, None, None, inputs, out_of_range, scores.novel[start:end])
+    assert scores.confidence is not None
+    assert scores.sets is not None
+    return policy.decide_batch(
+        scores.probability[start:end],
+        scores.confidence[start:end],
+        [len(s) for s in scores.sets[start:end]],
+        inputs,
+        out_of_range,
+        scores.novel[start:end],
+    )
+
+
+def _case(
+    use_case: str,
+    request_id: str,
+    answer: dict[str, Any],
+    inputs: dict[str, Any],
+    out_of_range: list[str],
+    escalation: Any,
+    case_id: str,
+    spec: ProjectSpec,
+) -> dict[str, Any]:
+    recommendation = {
+        k: answer.get(k)
+        for k in ("prediction", "probability", "confidence", "prediction_set", "interval")
+        if k in answer
+    }
+    return {
+        "use_case": use_case,
+        "prediction_id": answer["prediction_id"],
+        "request_id": request_id,
+        "model_version": answer["model_version"],
+        "inputs": inputs,
+        "recommendation": recommendation,
+        "reasons": escalation.reasons,
+        "out_of_range": out_of_range,
+        "priority": escalation.expected_cost_auto,
+        "sla_hours": spec.serving.escalation.sla_hours,
+        "audit_sample": escalation.audit_sample,
+        "sampling_probability": escalation.sampling_probability,
+        "double_review": escalation.decision == "review"
+        and random.random() < spec.serving.escalation.double_review_rate,  # noqa: S311
+        "uid": case_id,
+    }
+
+
+def _record(
+    use_case: str,
+    request_id: str,
+    unit_key: str | None,
+    answer: dict[str, Any],
+    inputs: dict[str, Any],
+    latency_ms: float,
+    at: datetime,
+    *,
+    shadow: bool = False,
+) -> dict[str, Any]:
+    return {
+        "prediction_id": answer["prediction_id"],
+        "request_id": request_id,
+        "use_case": use_case,
+        "model_version": answer["model_version"],
+        "arm": answer["arm"],
+        "unit_key": unit_key,
+        "decision": answer["decision"],
+        "reasons": answer["reasons"],
+        "prediction": answer["prediction"],
+        "probability": answer.get("probability", answer.get("score")),
+        "confidence": answer.get("confidence"),
+        "latency_ms": latency_ms,
+        "shadow": shadow,
+        "at": at,
+        "inputs": inputs,
+    }
