@@ -3,8 +3,9 @@ quality, realised and estimated performance, business metrics, stored reports an
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from loopline._lazy import lazy_names
 
 if TYPE_CHECKING:  # imported on first use: the standalone drift engine does not load the rest
     from loopline.monitoring._alerts import default_rules, list_alerts
@@ -58,15 +59,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    """Import a public name's module on first use (PEP 562)."""
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'loopline.monitoring' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_names("loopline.monitoring", _WHERE, __all__, globals())
