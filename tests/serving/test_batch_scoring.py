@@ -251,19 +251,6 @@ def test_one_invalid_request_in_a_batch_fails_alone(
     assert results[0][1] + results[2][1] == expected
 
 
-def test_ids_are_version_4_uuids() -> None:
-    import uuid
-
-    from loopline.serving._answers import _dashed, _uuid4_hex
-
-    ids = _uuid4_hex(1000)
-    assert len(set(ids)) == 1000
-    for hex_id in ids:
-        parsed = uuid.UUID(hex_id)
-        assert (parsed.version, parsed.variant, parsed.hex) == (4, uuid.RFC_4122, hex_id)
-        assert _dashed(hex_id) == str(parsed)
-
-
 def test_replayed_preprocessing_equals_scikit_learn(
     trained: tuple[TrainedModel, pd.DataFrame],
 ) -> None:
@@ -298,3 +285,18 @@ def test_unknown_preprocessing_is_left_to_scikit_learn() -> None:
 
     with pytest.raises(ValueError, match="StandardScaler is not replayed"):
         FastPreprocess(make_pipeline(StandardScaler()).fit(np.eye(3)))
+
+
+def test_label_sets_read_from_the_table_equal_the_per_row_sets() -> None:
+    from loopline.serving._scoring import _label_sets
+
+    rng = np.random.default_rng(5)
+    for classes in (2, 3, 7, 13):  # 13: over the table's limit, the per-row path
+        labels: list[Any] = [f"c{i}" for i in range(classes)] if classes != 2 else [0, 1]
+        in_set = rng.random((300, classes)) < 0.4
+        expected = [[labels[i] for i in np.flatnonzero(row)] for row in in_set]
+        got = _label_sets(in_set, labels)
+        assert got == expected
+        got[0].append("mutated")  # each row has a list of its own
+        assert _label_sets(in_set, labels)[0] == expected[0]
+        assert all(a is not b for a, b in zip(got, got[1:], strict=False))

@@ -69,3 +69,35 @@ def test_a_failed_write_is_retried_on_a_fresh_connection(store: Store) -> None:
     writer.close()
     with store.transaction() as session:
         assert len(session.scalars(select(Case)).all()) == 2
+
+
+def test_sqlite_checkpoints_run_beside_the_writer(tmp_path: Any) -> None:
+    import os
+
+    from loopline.store import open_store
+
+    path = tmp_path / "store.db"
+    store = open_store(f"sqlite:///{path}")
+    writer = CaseWriter(store)
+    assert writer.checkpointer is not None
+    writer.checkpointer.interval = 3600.0  # no checkpoint until stop()
+    try:
+        writer([_case(0)])
+        assert writer._connection is not None
+        dbapi = writer._connection.connection.dbapi_connection
+        assert dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        before = os.path.getsize(path)
+        for index in range(1, 200):
+            writer([_case(2 * index), _case(2 * index + 1)])
+        # the commits went to the write-ahead log only: the database file has not grown
+        assert os.path.getsize(path) == before
+        writer.checkpointer.stop()  # the checkpoint of what the commits left
+        assert writer.checkpointer.runs == 1
+        assert os.path.getsize(path) > before  # the pages were copied into the database
+    finally:
+        writer.close()
+        store.dispose()
+    reopened = open_store(f"sqlite:///{path}")
+    with reopened.transaction() as session:
+        assert len(session.scalars(select(Case)).all()) == 399
+    reopened.dispose()

@@ -40,3 +40,27 @@ def test_stop_writes_every_record_even_mid_batch(tmp_path: Path) -> None:
     asyncio.run(run())
     frame = read_predictions(tmp_path, "u")
     assert sorted(frame["prediction_id"].to_list()) == sorted(f"p{i}" for i in range(100))
+
+
+def test_records_read_back_as_written(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from loopline.serving._log import write_records
+
+    start = datetime(2026, 11, 26, 10, 0, 0, 123456, tzinfo=timezone.utc)
+    records = []
+    for i in range(7):
+        record = _record(i)
+        record["at"] = start + timedelta(seconds=i // 3)  # requests share one time object
+        record["reasons"] = [[], ["low_confidence"], ["rule:LIMIT_BAL > 5", "novelty"]][i % 3]
+        record["inputs"] = {"x": i, "name": "Zoë", "missing": None}
+        records.append(record)
+    shared = records[0]["at"]
+    records[1]["at"] = records[2]["at"] = shared
+    write_records(tmp_path, records)
+    frame = read_predictions(tmp_path, "u").sort("prediction_id")
+    assert frame["reasons"].to_list() == [r["reasons"] for r in records]
+    assert frame["at"].to_list() == [r["at"] for r in records]
+    assert frame["inputs"].to_list() == [
+        f'{{"x":{i},"name":"Zoë","missing":null}}' for i in range(7)
+    ]

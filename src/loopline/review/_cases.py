@@ -16,16 +16,16 @@ for a second reviewer, and both decisions are kept for the agreement statistic.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loopline._ids import dashed, uuid7, uuid7_hex
 from loopline.errors import ReviewError
-from loopline.store import Case, CaseEvent, Feedback, record_audit, utcnow
+from loopline.store import Case, CaseEvent, Feedback, insert_rows, record_audit, utcnow
 
 __all__ = [
     "ACTIONS",
@@ -65,7 +65,7 @@ def open_case(
     """Open a case for an escalated (or audit-sampled) prediction."""
     now = utcnow()
     case = Case(
-        uid=uid or str(uuid.uuid4()),
+        uid=uid or uuid7(),
         use_case=use_case,
         prediction_id=prediction_id,
         request_id=request_id,
@@ -98,38 +98,53 @@ def open_case(
 
 
 def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
-    """Open many cases with two bulk inserts (the serving path opens a request's cases together)."""
+    """Open many cases with two multi-row inserts (the serving path opens a request's cases
+    together); a case without a ``uid`` gets a time-ordered one."""
+    if not cases:
+        return
     now = utcnow()
+    due: dict[float, datetime] = {}
     rows = []
+    missing = [spec for spec in cases if not spec.get("uid")]
+    fresh = iter(uuid7_hex(len(missing)))
     for spec in cases:
-        fields = {k: v for k, v in spec.items() if k not in ("sla_hours", "uid", "priority")}
+        hours = spec["sla_hours"]
+        if hours not in due:
+            due[hours] = now + timedelta(hours=hours)
         rows.append(
             {
-                **fields,
-                "uid": spec.get("uid") or str(uuid.uuid4()),
+                "uid": spec.get("uid") or dashed(next(fresh)),
+                "use_case": spec["use_case"],
+                "prediction_id": spec["prediction_id"],
+                "request_id": spec["request_id"],
+                "model_version": spec["model_version"],
+                "inputs": spec["inputs"],
+                "recommendation": spec["recommendation"],
+                "reasons": spec["reasons"],
+                "out_of_range": spec["out_of_range"],
                 "priority": spec.get("priority") or 0.0,
                 "tier": 0,
                 "status": "open",
-                "due_at": now + timedelta(hours=spec["sla_hours"]),
+                "audit_sample": spec.get("audit_sample", False),
+                "sampling_probability": spec.get("sampling_probability"),
+                "double_review": spec.get("double_review", False),
+                "due_at": due[hours],
                 "created_at": now,
-                "decision": None,
             }
         )
-    if not rows:
-        return
-    created = session.execute(insert(Case).returning(Case.id, Case.uid), rows).all()
-    ids = {uid: case_id for case_id, uid in created}
-    session.execute(
-        insert(CaseEvent),
+    case_ids = insert_rows(session, Case, rows, ids=True)
+    insert_rows(
+        session,
+        CaseEvent,
         [
             {
-                "case_id": ids[row["uid"]],
+                "case_id": case_id,
                 "actor": "system",
                 "action": "open",
                 "detail": {"reasons": row["reasons"], "audit_sample": row["audit_sample"]},
                 "at": now,
             }
-            for row in rows
+            for case_id, row in zip(case_ids, rows, strict=True)
         ],
     )
 

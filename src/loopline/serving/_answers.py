@@ -3,7 +3,6 @@ model thread; and the request and prediction ids."""
 
 from __future__ import annotations
 
-import os
 import random
 from dataclasses import dataclass
 from datetime import datetime
@@ -21,25 +20,6 @@ __all__ = ["MAX_ROWS"]
 
 #: The most rows one request may carry.
 MAX_ROWS = 10_000
-
-
-_VERSION_MASK = ~((0xF000 << 64) | (0xC000 << 48))
-_VERSION_BITS = (0x4000 << 64) | (0x8000 << 48)
-
-
-def _uuid4_hex(count: int) -> list[str]:
-    """``uuid.uuid4().hex`` ``count`` times, from one ``os.urandom`` call (a system call each
-    costs more than the formatting)."""
-    data = os.urandom(16 * count)
-    return [
-        "%032x" % (int.from_bytes(data[i : i + 16]) & _VERSION_MASK | _VERSION_BITS)
-        for i in range(0, 16 * count, 16)
-    ]
-
-
-def _dashed(hex_id: str) -> str:
-    """``str(uuid.UUID(hex_id))``."""
-    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ only the request whose cases cannot be written gets the error.
 :class:`CaseWriter` does the writing with ``open_cases`` (cases, their ``open`` events) on one
 connection kept open in one thread: the store opens a new SQLite connection per transaction, and
 opening (pragmas) and closing it (the last connection checkpoints the WAL) cost several times the
-insert itself. Should that connection fail, the write is retried through ``store.transaction()``
-on a fresh connection, which also raises the store's usual errors.
+insert itself. On SQLite its WAL checkpoints run in a thread of their own (``WalCheckpointer``),
+so no request waits for one. Should that connection fail, the write is retried through
+``store.transaction()`` on a fresh connection, which also raises the store's usual errors.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from loopline.review import open_cases
-from loopline.store import Store
+from loopline.store import Store, WalCheckpointer, without_autocheckpoint
 
 __all__ = ["CaseQueue", "CaseWriter"]
 
@@ -138,6 +139,10 @@ class CaseWriter:
         self.store = store
         self._connection: Connection | None = None
         self._thread: int | None = None
+        #: SQLite: this writer's checkpoints, run beside it (see ``WalCheckpointer``).
+        self.checkpointer = (
+            WalCheckpointer(store.engine) if store.engine.dialect.name == "sqlite" else None
+        )
 
     def __call__(self, cases: Cases) -> None:
         """Open ``cases``, committed when this returns."""
@@ -155,6 +160,8 @@ class CaseWriter:
         if self._connection is None:
             self._connection = self.store.engine.connect()
             self._thread = threading.get_ident()
+            if self.checkpointer is not None:
+                without_autocheckpoint(self._connection.connection.dbapi_connection)
         session = Session(bind=self._connection)
         try:
             open_cases(session, cases)
@@ -164,9 +171,13 @@ class CaseWriter:
             raise
         finally:
             session.close()
+        if self.checkpointer is not None:
+            self.checkpointer.poke()
 
     def close(self) -> None:
-        """Close the kept connection (the next write opens another)."""
+        """Close the kept connection (the next write opens another) after a last checkpoint."""
+        if self.checkpointer is not None:
+            self.checkpointer.stop()
         connection, self._connection, self._thread = self._connection, None, None
         if connection is not None:
             with contextlib.suppress(Exception):

@@ -370,7 +370,7 @@ class Scorer:
             proba = model.predict_proba(frame)
         in_set = model.prediction_sets(proba)
         labels = self.labels
-        sets = [[labels[i] for i in np.flatnonzero(row)] for row in in_set]
+        sets = _label_sets(in_set, labels)
         if model.task == "binary_classification":
             positive = proba[:, model.positive_index]
             decided = positive >= model.threshold
@@ -391,6 +391,20 @@ class Scorer:
         return Scores(
             model.task, [labels[i] for i in best.tolist()], top, top, sets, None, None, novel
         )
+
+
+def _label_sets(in_set: npt.NDArray[np.bool_], labels: list[Any]) -> list[list[Any]]:
+    """Each row's prediction set as a list of labels, in class order.
+
+    With up to 12 classes a row's set is read from a table of every possible set, indexed by
+    the row's membership bits (one NumPy product instead of a NumPy call per row).
+    """
+    classes = len(labels)
+    if classes > 12 or in_set.ndim != 2 or in_set.shape[1] != classes:
+        return [[labels[i] for i in np.flatnonzero(row)] for row in in_set]
+    table = [[labels[i] for i in range(classes) if code >> i & 1] for code in range(1 << classes)]
+    codes = in_set.astype(np.int64) @ (1 << np.arange(classes, dtype=np.int64))
+    return [table[code].copy() for code in codes.tolist()]
 
 
 def _features_check(fast: Any, reference: Any, frame: pd.DataFrame) -> bool:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from loopline.store._audit import list_audit, record_audit
+from loopline.store._bulk import insert_rows
+from loopline.store._checkpoint import WalCheckpointer, without_autocheckpoint
 from loopline.store._objects import ObjectRef, ObjectStore
 from loopline.store._store import Store, open_store
 from loopline.store._tables import (
@@ -62,9 +64,12 @@ __all__ = [
     "Store",
     "UseCase",
     "User",
+    "WalCheckpointer",
     "WebSession",
+    "insert_rows",
     "list_audit",
     "open_store",
     "record_audit",
     "utcnow",
+    "without_autocheckpoint",
 ]

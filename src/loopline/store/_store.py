@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -158,17 +159,34 @@ def open_store(url: str, *, migrate: bool = True) -> Store:
 def _create_engine(url: str) -> Engine:
     try:
         if url.startswith("sqlite"):
-            engine = create_engine(url, poolclass=NullPool, connect_args={"timeout": 30})
+            engine = create_engine(
+                url,
+                poolclass=NullPool,
+                connect_args={"timeout": 30},
+                json_serializer=_json_text,
+            )
             event.listen(engine, "connect", _sqlite_pragmas)
             event.listen(engine, "begin", _sqlite_begin_immediate)
             return engine
-        return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        return create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json_text
+        )
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise StoreError(
             f"Cannot use the database URL {_redact(url)}: {exc}",
             hint="Use sqlite:///path/to/file.db, or postgresql+psycopg://user@host:5432/db "
             "with `pip install 'loopline[postgres]'`.",
         ) from exc
+
+
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def _json_text(value: Any) -> str:
+    """JSON columns' text: orjson, several times faster than ``json.dumps`` (the serving path
+    writes five JSON values per review case). Non-finite floats become ``null``, as JSON has no
+    NaN (PostgreSQL's ``jsonb`` refuses the ``NaN`` that ``json.dumps`` writes)."""
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -19,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -375,6 +376,8 @@ class Case(Base):
     """An escalated prediction waiting for (or decided by) a person."""
 
     __tablename__ = "cases"
+    # the SLA sweep: undecided cases past their due time (and any lookup by status)
+    __table_args__ = (Index("ix_cases_status_due_at", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
@@ -388,7 +391,7 @@ class Case(Base):
     out_of_range: Mapped[list[Any]]
     priority: Mapped[float] = mapped_column(index=True)
     tier: Mapped[int] = mapped_column(default=0)
-    status: Mapped[str] = mapped_column(String(20), index=True)
+    status: Mapped[str] = mapped_column(String(20))
     audit_sample: Mapped[bool] = mapped_column(default=False)
     sampling_probability: Mapped[float | None]
     double_review: Mapped[bool] = mapped_column(default=False)

@@ -1,0 +1,42 @@
+"""Time-ordered ids (UUID version 7, RFC 9562) for rows written at serving speed.
+
+A random id (UUID version 4) lands on a random page of every index that holds it: a commit of a
+few hundred review cases then rewrites a few hundred index pages per such index, and measured on
+a 120k-case SQLite store that made each commit ten times slower than the insert itself. A
+version 7 id starts with the time in milliseconds, so new ids go to the end of the index, a few
+pages per commit, and ids still sort by when they were made. The other 74 bits are random (the
+12 bits after the version hold the sub-millisecond fraction, RFC 9562 method 3), so ids stay
+unguessable and unique across replicas without coordination.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+__all__ = ["dashed", "uuid7", "uuid7_hex"]
+
+_RAND_B = (1 << 62) - 1
+
+
+def uuid7_hex(count: int = 1) -> list[str]:
+    """``count`` version 7 UUIDs as 32 hexadecimal digits, from one clock read and one
+    ``os.urandom`` call (a system call each would cost more than the formatting)."""
+    now = time.time_ns()
+    millis, fraction = divmod(now, 1_000_000)
+    head = (millis << 80) | (0x7 << 76) | ((fraction * 4096 // 1_000_000) << 64) | (0b10 << 62)
+    data = os.urandom(8 * count)
+    return [
+        "%032x" % (head | (int.from_bytes(data[i : i + 8]) & _RAND_B))
+        for i in range(0, 8 * count, 8)
+    ]
+
+
+def dashed(hex_id: str) -> str:
+    """A UUID's 32 hexadecimal digits in the usual dashed form (``str(uuid.UUID(hex_id))``)."""
+    return f"{hex_id[:8]}-{hex_id[8:12]}-{hex_id[12:16]}-{hex_id[16:20]}-{hex_id[20:]}"
+
+
+def uuid7() -> str:
+    """One version 7 UUID in its usual dashed form."""
+    return dashed(uuid7_hex(1)[0])

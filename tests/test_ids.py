@@ -1,0 +1,38 @@
+"""Time-ordered ids: RFC 9562 version 7 UUIDs."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from loopline._ids import dashed, uuid7, uuid7_hex
+
+
+def test_ids_are_version_7_uuids_carrying_the_time() -> None:
+    before = time.time_ns() // 1_000_000
+    ids = uuid7_hex(1000)
+    after = time.time_ns() // 1_000_000
+    assert len(set(ids)) == 1000
+    for hex_id in ids:
+        parsed = uuid.UUID(hex_id)
+        assert (parsed.version, parsed.variant, parsed.hex) == (7, uuid.RFC_4122, hex_id)
+        assert before <= parsed.int >> 80 <= after  # the unix time in milliseconds
+        assert dashed(hex_id) == str(parsed)
+
+
+def test_later_ids_sort_after_earlier_ones() -> None:
+    earlier = uuid7_hex(50)
+    time.sleep(0.002)
+    later = uuid7_hex(50)
+    assert max(earlier) < min(later)
+    one = uuid7()
+    assert uuid.UUID(one).version == 7
+    assert max(later) < one.replace("-", "")
+
+
+def test_the_random_part_varies() -> None:
+    ids = uuid7_hex(200)
+    tails = {hex_id[-15:] for hex_id in ids}  # 60 of the 62 random bits
+    assert len(tails) == 200
+    bits = [int(hex_id, 16) & 1 for hex_id in ids]
+    assert 60 < sum(bits) < 140  # the last bit is a fair coin (p < 1e-8 to fail by chance)
