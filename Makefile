@@ -45,7 +45,7 @@ format: $(VENV)/.stamp-dev
 test: $(VENV)/.stamp-dev
 	$(MAKE) --no-print-directory check
 	@$(BIN)/python -m compileall -q src  # imports stay fast where PYTHONDONTWRITEBYTECODE is set
-	$(BIN)/pytest -n 2 --dist loadfile $(PYTEST_ARGS)
+	$(BIN)/pytest -n 2 --dist loadfile --durations=25 $(PYTEST_ARGS)
 
 bench: $(VENV)/.stamp-bench
 	$(BIN)/python -m bench.run $(ARGS)

@@ -43,6 +43,27 @@ def test_flat_forest_scores_equal_scikit_learn(rows: int, max_samples: Any) -> N
     np.testing.assert_array_equal(flat.score_samples(test), forest.score_samples(test))
 
 
+def test_flat_forest_agrees_on_values_at_the_thresholds() -> None:
+    # values equal to a threshold, and the float32 neighbours on either side, are where a
+    # float32 comparison could differ from scikit-learn's float64 one
+    rng = np.random.default_rng(6)
+    train = rng.normal(size=(1000, 3)) * [1.0, 1e6, 1e-3]
+    forest = IsolationForest(n_estimators=40, random_state=2).fit(train)
+    cuts = [
+        (tree.tree_.feature[node], tree.tree_.threshold[node])
+        for tree in forest.estimators_
+        for node in np.flatnonzero(tree.tree_.children_left >= 0)
+    ]
+    test = np.repeat(rng.normal(size=(1, 3)), 3 * len(cuts), axis=0)
+    for k, (feature, threshold) in enumerate(cuts):
+        at = np.float32(threshold)
+        for step, value in enumerate((np.nextafter(at, -np.inf), at, np.nextafter(at, np.inf))):
+            test[3 * k + step, feature] = value
+    np.testing.assert_array_equal(
+        FlatForest(forest).score_samples(test), forest.score_samples(test)
+    )
+
+
 def test_flat_forest_sends_missing_values_where_scikit_learn_does() -> None:
     rng = np.random.default_rng(5)
     train = rng.normal(size=(500, 3))

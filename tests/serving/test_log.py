@@ -64,3 +64,23 @@ def test_records_read_back_as_written(tmp_path: Path) -> None:
     assert frame["inputs"].to_list() == [
         f'{{"x":{i},"name":"Zoë","missing":null}}' for i in range(7)
     ]
+
+
+def test_a_full_queue_makes_callers_wait_and_loses_nothing(tmp_path: Path) -> None:
+    async def run() -> None:
+        log = PredictionLog(tmp_path, max_queue=30, flush_rows=10, flush_seconds=0.01)
+        await log.put([_record(i) for i in range(20)])
+        await log.put([_record(i) for i in range(20, 40)])  # over the bound only after this
+        assert log.depth == 40
+        third = asyncio.ensure_future(log.put([_record(i) for i in range(40, 60)]))
+        await asyncio.sleep(0.05)
+        assert not third.done()  # the queue is full and no writer runs: the caller waits
+        log.start()
+        await asyncio.wait_for(third, timeout=5)
+        await log.stop()
+        assert log.depth == 0
+        assert log.written == 60
+
+    asyncio.run(run())
+    frame = read_predictions(tmp_path, "u")
+    assert sorted(frame["prediction_id"].to_list()) == sorted(f"p{i}" for i in range(60))

@@ -49,6 +49,9 @@ _SCHEMA: dict[str, pl.DataType] = {
 class PredictionLog:
     """Batches records and writes them to Parquet files in a background task.
 
+    A request's records are queued together (one list, not one queue entry per record); the
+    queue is bounded by the records it holds.
+
     Args:
         root: The folder of the log (``<home>/predictions``).
         max_queue: Records held in memory at most; beyond it, callers wait.
@@ -65,17 +68,22 @@ class PredictionLog:
         flush_seconds: float = 0.5,
     ) -> None:
         self.root = root
-        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=max_queue)
+        self.max_queue = max_queue
         self.flush_rows = flush_rows
         self.flush_seconds = flush_seconds
         self.written = 0
         self._task: asyncio.Task[None] | None = None
-        self._batch: list[dict[str, Any]] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._pending: list[list[dict[str, Any]]] = []
+        self._rows = 0
+        self._ready = asyncio.Event()
+        self._space = asyncio.Event()
+        self._space.set()
 
     @property
     def depth(self) -> int:
         """Records waiting to be written."""
-        return self.queue.qsize()
+        return self._rows
 
     def start(self) -> None:
         """Start the writer on the running loop."""
@@ -83,47 +91,48 @@ class PredictionLog:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     async def put(self, records: list[dict[str, Any]]) -> None:
-        """Queue records; waits while the queue is full."""
-        queue = self.queue
-        for record in records:
-            if queue.full():
-                await queue.put(record)  # backpressure: wait for the writer
-            else:
-                queue.put_nowait(record)
+        """Queue records; waits while the queue is full (backpressure, nothing dropped)."""
+        if not records:
+            return
+        while self._rows >= self.max_queue:
+            self._space.clear()
+            await self._space.wait()
+        self._pending.append(records)
+        self._rows += len(records)
+        self._ready.set()
 
     async def stop(self) -> None:
-        """Write everything queued (and the batch being gathered), then stop."""
+        """Write everything queued (and finish the write under way), then stop."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        pending, self._batch = self._batch, []
-        while True:
-            pending.extend(self._drain())
-            if not pending:
-                break
-            await self._flush(pending)
-            pending = []
+        if self._writing is not None:
+            await self._writing
+            self._writing = None
+        while self._pending:
+            await self._flush(self._take())
 
-    def _drain(self) -> list[dict[str, Any]]:
-        batch: list[dict[str, Any]] = []
-        while not self.queue.empty() and len(batch) < self.flush_rows:
-            batch.append(self.queue.get_nowait())
-        return batch
+    def _take(self) -> list[dict[str, Any]]:
+        """Every queued record, oldest first; makes room for waiting callers."""
+        batches, self._pending = self._pending, []
+        self._rows = 0
+        self._ready.clear()
+        self._space.set()
+        return [record for batch in batches for record in batch]
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            # the batch being gathered lives on the instance, so stop() can write it
-            self._batch.append(await self.queue.get())
+            await self._ready.wait()
             deadline = loop.time() + self.flush_seconds
-            while len(self._batch) < self.flush_rows and loop.time() < deadline:
-                self._batch.extend(self._drain())
-                if len(self._batch) < self.flush_rows:
-                    await asyncio.sleep(0.01)
-            batch, self._batch = self._batch, []
-            await self._flush(batch)
+            while self._rows < self.flush_rows and loop.time() < deadline:
+                await asyncio.sleep(0.01)
+            # shielded: stopping waits for a write under way instead of losing its records
+            self._writing = loop.create_task(self._flush(self._take()))
+            await asyncio.shield(self._writing)
+            self._writing = None
 
     async def _flush(self, batch: list[dict[str, Any]]) -> None:
         if batch:

@@ -127,14 +127,19 @@ class FlatForest:
             leaf_values.append(path + _average_path_length(tree.n_node_samples) - 1.0)
             depth = max(depth, int(tree.max_depth))
             offset += count
-        self.feature = np.concatenate(features).astype(np.intp)
-        self.threshold = np.concatenate(thresholds)
-        # children side by side: node n's right child at 2n, its left child at 2n + 1
-        self.child = np.column_stack([np.concatenate(rights), np.concatenate(lefts)]).ravel()
-        self.child = self.child.astype(np.intp)
-        self.missing_left = np.concatenate(missing)
-        self.leaf_value = np.concatenate(leaf_values)
-        self.roots = np.asarray(roots, dtype=np.intp)
+        # A walker holds a node's doubled index 2n; both slots 2n and 2n + 1 carry node n's
+        # feature, threshold and missing-value side, and slot 2n + left holds the doubled index
+        # of the child to go to (right at 2n, left at 2n + 1): one addition and one lookup a
+        # level. 32-bit indices and float32 values halve the memory each level reads.
+        feature = np.concatenate(features)
+        threshold = np.concatenate(thresholds)
+        self.feature = np.repeat(feature, 2).astype(np.int32)
+        self.threshold = np.repeat(_float32_at_most(threshold), 2)
+        children = np.column_stack([np.concatenate(rights), np.concatenate(lefts)]).ravel()
+        self.child = (2 * children).astype(np.int32)
+        self.missing_left = np.repeat(np.concatenate(missing), 2)
+        self.leaf_value = np.repeat(np.concatenate(leaf_values), 2)
+        self.roots = (2 * np.asarray(roots)).astype(np.int32)
         self.depth = depth
         self.n_features = int(forest.n_features_in_)
         max_samples = int(forest.max_samples_) if hasattr(forest, "max_samples_") else 256
@@ -147,29 +152,42 @@ class FlatForest:
         """``IsolationForest.score_samples``: the lower, the more abnormal."""
         if hasattr(features, "toarray"):
             features = features.toarray()
-        # scikit-learn compares float32 inputs with float64 thresholds
-        values = np.ascontiguousarray(features, dtype=np.float32).astype(np.float64)
+        # scikit-learn compares float32 inputs with float64 thresholds: the same as comparing
+        # them with the largest float32 at most each threshold (see _float32_at_most)
+        values = np.ascontiguousarray(features, dtype=np.float32)
         rows = values.shape[0]
         if values.ndim != 2 or values.shape[1] != self.n_features:
             raise ValueError(
                 f"expected {self.n_features} features per row; got shape {values.shape}"
             )
         flat = values.ravel()
-        base = (np.arange(rows, dtype=np.intp) * self.n_features)[:, None]
+        if flat.size >= 2**31:  # far beyond a request (10,000 rows at most): 32-bit offsets
+            raise ValueError(f"too many values for one call: {flat.size:,}")
+        base = (np.arange(rows, dtype=np.int32) * np.int32(self.n_features))[:, None]
         node = np.broadcast_to(self.roots, (rows, len(self.roots))).copy()
         nan = bool(np.isnan(flat).any())
+        feature, threshold, child = self.feature, self.threshold, self.child
         for _ in range(self.depth):
-            x = flat[base + self.feature[node]]
-            left = x <= self.threshold[node]
+            x = flat[base + feature[node]]
+            left = x <= threshold[node]
             if nan:
                 left |= np.isnan(x) & self.missing_left[node]
-            node = self.child[2 * node + left]
+            node = child[node + left]
         # a running sum over trees, in tree order, as scikit-learn accumulates
         depths = np.cumsum(self.leaf_value[node], axis=1)[:, -1] if rows else np.zeros(0)
         if self.denominator == 0:  # a single training sample: scikit-learn's score is -1
             return -np.ones(rows, dtype=np.float64)
         scores: Floats = -(2 ** (-(depths / self.denominator)))
         return scores
+
+
+def _float32_at_most(threshold: Floats) -> npt.NDArray[np.float32]:
+    """The largest float32 at most each threshold: for a float32 ``x``, ``x <= t`` (compared
+    in float64, as scikit-learn does) exactly when ``x <= _float32_at_most(t)``."""
+    rounded = threshold.astype(np.float32)
+    above = rounded.astype(np.float64) > threshold
+    rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
+    return rounded
 
 
 def _average_path_length(n_samples: Any) -> Floats:

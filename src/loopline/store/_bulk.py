@@ -66,10 +66,21 @@ def insert_rows(
         ).all()
         return [row[0] for row in created]
     sql, processors = _plan(table, tuple(rows[0]), dialect)
-    values = [
-        tuple(row[name] if process is None else process(row[name]) for name, process in processors)
-        for row in rows
-    ]
+    columns = []
+    for name, process in processors:
+        raw = [row[name] for row in rows]
+        if process is not None:
+            # rows written together often share a value object (the same timestamps): each
+            # distinct object is processed once (all are alive, so their ids are distinct)
+            seen: dict[int, Any] = {}
+            raw = [
+                seen[ident]
+                if (ident := id(value)) in seen
+                else seen.setdefault(ident, process(value))
+                for value in raw
+            ]
+        columns.append(raw)
+    values = list(zip(*columns, strict=True))
     cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, values)
