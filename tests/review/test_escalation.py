@@ -61,3 +61,31 @@ def test_audit_sample_rate_is_respected() -> None:
     sampled = sum(d.audit_sample for d in decided)
     assert all(d.decision == "auto" and d.sampling_probability == 0.05 for d in decided)
     assert binomtest(sampled, n, 0.05).pvalue > 0.001
+
+
+def test_rules_agree_row_by_row_and_in_bulk_with_missing_values() -> None:
+    # up to 128 rows are evaluated one by one, more through polars: same hits, and a missing
+    # value (NaN in a float column, None in an object one) never fires a rule
+    import numpy as np
+
+    spec = EscalationSpec(rules=("LIMIT_BAL > 500000", "AGE < 25 and LIMIT_BAL > 1000"))
+    policy = EscalationPolicy(spec, COSTS)
+    rng = np.random.default_rng(7)
+    rows = 400
+    limit = rng.choice([np.nan, 5_000.0, 600_000.0], size=rows)
+    age = rng.integers(18, 60, size=rows)
+    inputs = pd.DataFrame({"LIMIT_BAL": limit, "AGE": age, "NAME": ["x"] * rows})
+    bulk = policy._rules_hit(inputs)
+    single = [policy._rules_hit(inputs.iloc[[i]].reset_index(drop=True))[0] for i in range(rows)]
+    assert bulk == single
+    for i in range(rows):
+        expected = []
+        if limit[i] > 500_000:
+            expected.append("rule:LIMIT_BAL > 500000")
+        if age[i] < 25 and limit[i] > 1000:
+            expected.append("rule:AGE < 25 and LIMIT_BAL > 1000")
+        assert bulk[i] == expected  # NaN > 500000 is False here, as in Python
+    assert any(bulk)
+    assert not all(bulk)
+    with_text = pd.DataFrame({"LIMIT_BAL": pd.array([None, 900_000] * 100, dtype=object)})
+    assert policy._rules_hit(with_text)[:2] == [[], ["rule:LIMIT_BAL > 500000"]]

@@ -51,6 +51,15 @@ class Escalation:
     expected_cost_auto: float | None
 
 
+def _polars_columns(inputs: pd.DataFrame, used: list[Any]) -> pl.DataFrame:
+    """The named columns as a polars frame: NumPy-backed columns handed over directly (a
+    tenth of ``pl.from_pandas``' cost), anything else through ``pl.from_pandas``."""
+    arrays = {str(c): inputs[c].to_numpy() for c in used}
+    if all(a.dtype.kind in "iufb" for a in arrays.values()):
+        return pl.DataFrame(arrays, nan_to_null=True)  # a missing value is null, as before
+    return pl.from_pandas(inputs[used].reset_index(drop=True))
+
+
 class EscalationPolicy:
     """Evaluates the project's escalation rules on a batch of answers.
 
@@ -114,7 +123,7 @@ class EscalationPolicy:
                     except (ExpressionError, TypeError):
                         continue  # a rule naming a column this model does not take cannot fire
             return hits
-        frame = pl.from_pandas(inputs[used].reset_index(drop=True))
+        frame = _polars_columns(inputs, used)
         for text, _, expression in self.rules:
             try:
                 flags = frame.select(expression.fill_null(False).alias("hit"))["hit"].to_list()
