@@ -5,14 +5,17 @@ from __future__ import annotations
 import time
 import uuid
 
+import pytest
+
 from loopline._ids import dashed, uuid7, uuid7_hex
 
 
-def test_ids_are_version_7_uuids_carrying_the_time() -> None:
+@pytest.mark.parametrize("count", [1, 10, 31, 32, 1000])  # made one by one below 32, else at once
+def test_ids_are_version_7_uuids_carrying_the_time(count: int) -> None:
     before = time.time_ns() // 1_000_000
-    ids = uuid7_hex(1000)
+    ids = uuid7_hex(count)
     after = time.time_ns() // 1_000_000
-    assert len(set(ids)) == 1000
+    assert len(set(ids)) == count
     for hex_id in ids:
         parsed = uuid.UUID(hex_id)
         assert (parsed.version, parsed.variant, parsed.hex) == (7, uuid.RFC_4122, hex_id)

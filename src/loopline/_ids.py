@@ -14,6 +14,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 __all__ = ["dashed", "uuid7", "uuid7_hex"]
 
 _RAND_B = (1 << 62) - 1
@@ -24,12 +26,21 @@ def uuid7_hex(count: int = 1) -> list[str]:
     ``os.urandom`` call (a system call each would cost more than the formatting)."""
     now = time.time_ns()
     millis, fraction = divmod(now, 1_000_000)
-    head = (millis << 80) | (0x7 << 76) | ((fraction * 4096 // 1_000_000) << 64) | (0b10 << 62)
+    head = (millis << 16) | (0x7 << 12) | (fraction * 4096 // 1_000_000)
     data = os.urandom(8 * count)
-    return [
-        "%032x" % (head | (int.from_bytes(data[i : i + 8]) & _RAND_B))
-        for i in range(0, 8 * count, 8)
-    ]
+    if count < 32:
+        high = head << 64 | (0b10 << 62)
+        return [
+            "%032x" % (high | (int.from_bytes(data[i : i + 8]) & _RAND_B))
+            for i in range(0, 8 * count, 8)
+        ]
+    # many at once: the 16 bytes of every id side by side, turned into hex in one call
+    ids = np.empty((count, 16), dtype=np.uint8)
+    ids[:, :8] = np.frombuffer(head.to_bytes(8, "big"), dtype=np.uint8)
+    ids[:, 8:] = np.frombuffer(data, dtype=np.uint8).reshape(count, 8)
+    ids[:, 8] = (ids[:, 8] & 0x3F) | 0x80  # the variant: 0b10
+    text = ids.tobytes().hex()
+    return [text[i : i + 32] for i in range(0, 32 * count, 32)]
 
 
 def dashed(hex_id: str) -> str:

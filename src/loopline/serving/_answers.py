@@ -124,38 +124,52 @@ def _decide(
     )
 
 
-def _case(
+_RECOMMENDATION = ("prediction", "probability", "confidence", "prediction_set", "interval")
+
+
+def _cases(
     use_case: str,
     request_id: str,
-    answer: dict[str, Any],
-    inputs: dict[str, Any],
-    out_of_range: list[str],
-    escalation: Any,
-    case_id: str,
+    answers: list[dict[str, Any]],
+    records: list[dict[str, Any]],
+    out_of_range: list[list[str]],
+    escalations: list[Any],
+    opened: dict[int, str],
     spec: ProjectSpec,
-) -> dict[str, Any]:
-    recommendation = {
-        k: answer.get(k)
-        for k in ("prediction", "probability", "confidence", "prediction_set", "interval")
-        if k in answer
-    }
-    return {
-        "use_case": use_case,
-        "prediction_id": answer["prediction_id"],
-        "request_id": request_id,
-        "model_version": answer["model_version"],
-        "inputs": inputs,
-        "recommendation": recommendation,
-        "reasons": escalation.reasons,
-        "out_of_range": out_of_range,
-        "priority": escalation.expected_cost_auto,
-        "sla_hours": spec.serving.escalation.sla_hours,
-        "audit_sample": escalation.audit_sample,
-        "sampling_probability": escalation.sampling_probability,
-        "double_review": escalation.decision == "review"
-        and random.random() < spec.serving.escalation.double_review_rate,  # noqa: S311
-        "uid": case_id,
-    }
+) -> list[dict[str, Any]]:
+    """The review cases of one request: ``opened`` maps answer positions to case ids, in order.
+
+    Double review is drawn for escalated (not audit-sampled) cases, in row order.
+    """
+    if not opened:
+        return []
+    escalation_spec = spec.serving.escalation
+    sla_hours, rate = escalation_spec.sla_hours, escalation_spec.double_review_rate
+    first = answers[next(iter(opened))]  # one model answered: every answer has the same keys
+    keys = [k for k in _RECOMMENDATION if k in first]
+    draw = random.random
+    cases = []
+    for index, case_id in opened.items():
+        answer, escalation = answers[index], escalations[index]
+        cases.append(
+            {
+                "use_case": use_case,
+                "prediction_id": answer["prediction_id"],
+                "request_id": request_id,
+                "model_version": answer["model_version"],
+                "inputs": records[index],
+                "recommendation": {k: answer[k] for k in keys},
+                "reasons": escalation.reasons,
+                "out_of_range": out_of_range[index],
+                "priority": escalation.expected_cost_auto,
+                "sla_hours": sla_hours,
+                "audit_sample": escalation.audit_sample,
+                "sampling_probability": escalation.sampling_probability,
+                "double_review": escalation.decision == "review" and draw() < rate,
+                "uid": case_id,
+            }
+        )
+    return cases
 
 
 def _record(

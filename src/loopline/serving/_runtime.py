@@ -26,7 +26,7 @@ from loopline.registry import load_model
 from loopline.review import EscalationPolicy, current_policy, escalate_overdue
 from loopline.serving._answers import (
     MAX_ROWS,
-    _case,
+    _cases,
     _record,
     _Request,
     _score_batch,
@@ -274,44 +274,36 @@ class Runtime:
         if isinstance(result, ServingError):
             raise result  # this request's rows do not fit the signature (a 422)
         answers, escalations, out_of_range = result
+        count = len(answers)
+        escalated = [
+            i for i, e in enumerate(escalations) if e.decision == "review" or e.audit_sample
+        ]
         # one clock read and one system call for every id of the request: a system call per id
         # releases the GIL, and under load each one waits to get it back
-        ids = uuid7_hex(2 * len(answers) + 1)
+        ids = uuid7_hex(count + len(escalated) + 1)
         request_id = ids[-1]
+        opened = {index: dashed(ids[count + k]) for k, index in enumerate(escalated)}
         latency_ms = (time.perf_counter() - started) * 1000
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
         logged = []
-        cases: list[dict[str, Any]] = []
         model_version, role = served.name, arm["role"]
         recent = self.recent
-        count = len(answers)
         for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
             answer["prediction_id"] = prediction_id = ids[index]
-            answer["decision"] = escalation.decision
+            answer["decision"] = decision = escalation.decision
             answer["reasons"] = escalation.reasons
             answer["model_version"] = model_version
             answer["arm"] = role
-            if escalation.decision == "review" or escalation.audit_sample:
-                case_id = dashed(ids[count + index])
-                if escalation.decision == "review":
-                    answer["case_id"] = case_id
-                cases.append(
-                    _case(
-                        name,
-                        request_id,
-                        answer,
-                        records[index],
-                        out_of_range[index],
-                        escalation,
-                        case_id,
-                        use_case.spec,
-                    )
-                )
+            if decision == "review":
+                answer["case_id"] = opened[index]
             logged.append(
                 _record(name, request_id, unit_key, answer, records[index], latency_ms, now)
             )
             recent[prediction_id] = request_id
+        cases = _cases(
+            name, request_id, answers, records, out_of_range, escalations, opened, use_case.spec
+        )
         while len(recent) > _RECENT:
             recent.popitem(last=False)
         if cases:  # durable before the caller is told a person will decide (group commit)
