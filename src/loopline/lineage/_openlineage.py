@@ -16,14 +16,12 @@ Sending events is the business of :mod:`loopline.lineage._openlineage_transports
 from __future__ import annotations
 
 import math
-import secrets
-import threading
-import time
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
 
+from loopline._ids import uuid7_increasing
 from loopline._version import __version__
 from loopline.errors import LineageError
 from loopline.lineage._openlineage_models import (
@@ -141,29 +139,12 @@ def run_event(
     }
 
 
-_uuid7_lock = threading.Lock()
-_uuid7_last = [0, 0]  # the last (millisecond, counter) handed out
-
-
 def new_run_id() -> uuid.UUID:
     """A new, time-ordered run id (a UUID version 7, RFC 9562).
 
     Ids sort by creation time, to the millisecond, and strictly increase within a process.
     """
-    with _uuid7_lock:
-        millis = time.time_ns() // 1_000_000
-        last_millis, counter = _uuid7_last
-        if millis > last_millis:
-            # a random start leaves room to count up within the same millisecond
-            counter = secrets.randbits(11)
-        else:
-            millis, counter = last_millis, counter + 1
-            if counter > 0xFFF:
-                millis, counter = millis + 1, 0
-        _uuid7_last[:] = [millis, counter]
-    # RFC 9562: 48-bit milliseconds, version 7, 12-bit counter, variant 0b10, 62 random bits
-    value = (millis << 80) | (0x7 << 76) | (counter << 64) | (0b10 << 62) | secrets.randbits(62)
-    return uuid.UUID(int=value)
+    return uuid7_increasing()
 
 
 def _facet(definition: str, fields: Mapping[str, Any]) -> dict[str, Any]:
