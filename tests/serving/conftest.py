@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
+import shutil
 import socket
+import sqlite3
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -64,28 +69,58 @@ def start_server(ws: Workspace, *, reload_seconds: float = 0.3) -> Server:
     raise RuntimeError("the server did not become ready")
 
 
+#: per test process: the SQLite project deployed_project copies (built on first use)
+_TEMPLATE: list[Path] = []
+
+
 def deployed_project(root: Path, *, auth: bool, database_url: str | None = None) -> Workspace:
     """The credit example under ``root``: ingested, a fast model trained and deployed directly
-    (the store: SQLite in the project's home, or ``database_url``)."""
-    import shutil
+    (the store: SQLite in the project's home, or ``database_url``).
 
+    On SQLite the project is a copy of one built once per test process (the database copied
+    with SQLite's backup API): ingesting and training again for every module cost minutes.
+    """
     from loopline.settings import load_settings
 
     project = root / "credit-default"
+    env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on" if auth else "off"}
+    if database_url is not None:
+        env["LOOPLINE_DATABASE_URL"] = database_url
+        return _build(project, env)
+    if not _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="loopline-test-template-")) / "credit-default"
+        atexit.register(shutil.rmtree, template.parent, True)
+        _build(template, {**env, "LOOPLINE_AUTH": "off"}).close()
+        _TEMPLATE.append(template)
+    copy_project(_TEMPLATE[0], project)
+    return Workspace(load_settings(env, project_dir=project))
+
+
+def _build(project: Path, env: dict[str, str]) -> Workspace:
+    from loopline.settings import load_settings
+
     shutil.copytree(EXAMPLE, project)
     path = project / "loopline.yaml"
     doc = yaml.safe_load(path.read_text())
     doc["training"]["params"] = {"max_iter": 30}
     doc["gates"] = ["roc_auc >= 0.7"]
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on" if auth else "off"}
-    if database_url is not None:
-        env["LOOPLINE_DATABASE_URL"] = database_url
     ws = Workspace(load_settings(env, project_dir=project))
     _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
     _api_models.train_model(ws)
     _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="test")
     return ws
+
+
+def copy_project(source: Path, target: Path) -> None:
+    """Copy a project folder whose SQLite store may be open (the database copied consistently)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("loopline.db*"))
+    database = source / ".loopline" / "loopline.db"
+    with (
+        contextlib.closing(sqlite3.connect(database)) as src,
+        contextlib.closing(sqlite3.connect(target / ".loopline" / "loopline.db")) as dst,
+    ):
+        src.backup(dst)
 
 
 @pytest.fixture(scope="module")

@@ -90,7 +90,12 @@ def start(ws: Workspace) -> UIServer:
     raise RuntimeError("the server did not become ready")
 
 
-@pytest.fixture(scope="package")
+# The two served projects live for the whole session: with files spread over xdist workers
+# (--dist loadfile), a worker leaves and re-enters this package, and a package-scoped fixture
+# was built again each time (seven console builds of ~65 s in one run instead of two). The
+# browser stays package-scoped: Playwright's sync API keeps an event loop running in the main
+# thread, where other packages' tests call asyncio.run().
+@pytest.fixture(scope="session")
 def ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """The credit example served with authentication on, with escalated cases in the queue."""
     ws = deployed_project(tmp_path_factory.mktemp("ui"), auth=True)
@@ -163,7 +168,7 @@ MAINTAINER = "mia"
 ADMIN = "ann"
 
 
-@pytest.fixture(scope="package")
+@pytest.fixture(scope="session")
 def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
     """The credit example after a short run of the demo loop, served with authentication on.
 
