@@ -117,37 +117,11 @@ def _child_env() -> dict[str, str]:
     return env
 
 
-def build_project(root: Path) -> Path:
-    """Copy the credit example, ingest, train and deploy it with the CLI."""
-    project = root / "project"
-    shutil.copytree(EXAMPLE, project)
-    loopline = _bin("loopline")
-    for args in (
-        ["ingest", "data/credit_default.csv.gz"],
-        ["train"],
-        ["deploy", MODEL, "--strategy", "direct"],
-    ):
-        done = subprocess.run(
-            [loopline, *args, "--json"],
-            cwd=project,
-            env=_child_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"`loopline {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}")
-    return project
-
-
-def tuned_copy(project: Path, root: Path) -> Path:
-    """A copy of the deployed project whose policy is tuned as the README tour does it."""
-    tuned = root / "tuned"
-    shutil.copytree(project, tuned)
+def _cli(project: Path, args: list[str]) -> str:
+    """Run ``loopline ARGS --json`` in the project; its output, or exit with what it said."""
     done = subprocess.run(
-        [_bin("loopline"), "policy", "tune", "--target", TUNED_TARGET, "--json"],
-        cwd=tuned,
+        [_bin("loopline"), *args, "--json"],
+        cwd=project,
         env=_child_env(),
         capture_output=True,
         text=True,
@@ -155,7 +129,25 @@ def tuned_copy(project: Path, root: Path) -> Path:
         check=False,
     )
     if done.returncode != 0:
-        raise SystemExit(f"`loopline policy tune` failed:\n{done.stdout}\n{done.stderr}")
+        raise SystemExit(f"`loopline {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}")
+    return done.stdout
+
+
+def build_project(root: Path) -> Path:
+    """Copy the credit example, ingest, train and deploy it with the CLI."""
+    project = root / "project"
+    shutil.copytree(EXAMPLE, project)
+    _cli(project, ["ingest", "data/credit_default.csv.gz"])
+    _cli(project, ["train"])
+    _cli(project, ["deploy", MODEL, "--strategy", "direct"])
+    return project
+
+
+def tuned_copy(project: Path, root: Path) -> Path:
+    """A copy of the deployed project whose policy is tuned as the README tour does it."""
+    tuned = root / "tuned"
+    shutil.copytree(project, tuned)
+    _cli(tuned, ["policy", "tune", "--target", TUNED_TARGET])
     return tuned
 
 
@@ -166,9 +158,8 @@ def api_token(project: Path) -> str | None:
     token (looked up once, then cached by the server). A loopline without ``loopline tokens``
     gets no header.
     """
-    loopline = _bin("loopline")
     probe = subprocess.run(
-        [loopline, "tokens", "--help"],
+        [_bin("loopline"), "tokens", "--help"],
         cwd=project,
         env=_child_env(),
         capture_output=True,
@@ -177,22 +168,11 @@ def api_token(project: Path) -> str | None:
     )
     if probe.returncode != 0:
         return None
-    for args in (
-        ["users", "add", "bench", "--role", "maintainer", "--json"],
-        ["tokens", "create", "--user", "bench", "--scope", "predict", "--name", "bench", "--json"],
-    ):
-        done = subprocess.run(
-            [loopline, *args],
-            cwd=project,
-            env=_child_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise SystemExit(f"`loopline {' '.join(args)}` failed:\n{done.stdout}\n{done.stderr}")
-    token: str = json.loads(done.stdout)["token"]
+    _cli(project, ["users", "add", "bench", "--role", "maintainer"])
+    created = _cli(
+        project, ["tokens", "create", "--user", "bench", "--scope", "predict", "--name", "bench"]
+    )
+    token: str = json.loads(created)["token"]
     return token
 
 
