@@ -118,6 +118,8 @@ class Runtime:
         await self.reload()
         # what is loaded now (modules, models) lives as long as the server: the garbage
         # collector's full passes skip it instead of walking it every few hundred requests
+        # (collected first, so no garbage of the start-up is frozen with it)
+        gc.collect()
         gc.freeze()
         self.ready = True
         self._task = asyncio.get_running_loop().create_task(self._poll())
