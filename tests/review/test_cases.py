@@ -144,3 +144,64 @@ def test_feedback_is_idempotent_and_refuses_conflicts(store: Store) -> None:
         record_feedback(session, use_case="u", prediction_id="p9", label=0, actor="a")
     with store.transaction() as session:
         assert len(session.scalars(select(Feedback)).all()) == 1
+
+
+def test_cases_opened_together_equal_cases_opened_one_by_one(store: Store) -> None:
+    from loopline.review import open_cases
+    from loopline.store import Case, CaseEvent
+
+    specs = [
+        {
+            "use_case": "credit-default",
+            "prediction_id": f"{kind}-{index}",
+            "request_id": "r1",
+            "model_version": "credit-default@1",
+            "inputs": {"AGE": 30 + index, "NAME": "Zoë", "RATE": 0.1 * index},
+            "recommendation": {"prediction": index % 2, "probability": 0.3 + index / 10},
+            "reasons": [] if index == 3 else ["low_confidence", "novelty"][: 1 + index % 2],
+            "out_of_range": ["AGE"] if index == 1 else [],
+            "priority": 1.25 * index,
+            "sla_hours": 24 if index % 2 else 4,
+            "audit_sample": index == 3,
+            "sampling_probability": 0.05 if index == 3 else 1.0,
+            "double_review": index == 2,
+        }
+        for kind in ("single", "bulk")
+        for index in range(5)
+    ]
+    with store.transaction() as session:
+        for spec in specs[:5]:
+            open_case(session, **spec)
+        open_cases(session, specs[5:])
+    with store.transaction() as session:
+        cases = {case.prediction_id: case for case in session.scalars(select(Case))}
+        events = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).all()
+        by_case = {event.case_id: event for event in events}
+        compared = [
+            "inputs",
+            "recommendation",
+            "reasons",
+            "out_of_range",
+            "priority",
+            "tier",
+            "status",
+            "audit_sample",
+            "sampling_probability",
+            "double_review",
+        ]
+        for index in range(5):
+            single, bulk = cases[f"single-{index}"], cases[f"bulk-{index}"]
+            assert [getattr(bulk, name) for name in compared] == [
+                getattr(single, name) for name in compared
+            ]
+            assert bulk.due_at - bulk.created_at == single.due_at - single.created_at
+            one, many = by_case[single.id], by_case[bulk.id]
+            assert (many.actor, many.action, many.detail, many.at) == (
+                one.actor,
+                one.action,
+                one.detail,
+                bulk.created_at,
+            )
+        # the events of the cases opened together follow the cases' order
+        bulk_ids = [cases[f"bulk-{index}"].id for index in range(5)]
+        assert [event.case_id for event in events if event.case_id in bulk_ids] == bulk_ids

@@ -66,3 +66,29 @@ def test_bulk_rows_read_back_like_orm_rows_with_their_ids(store: Store) -> None:
         assert case.due_at.tzinfo is not None
     assert sorted(event.case_id for event in events) == sorted(ids)
     assert all(event.at == now for event in events)
+
+
+def test_rows_beyond_one_statement_go_in_several_with_contiguous_ids(
+    store: Store, monkeypatch: Any
+) -> None:
+    from loopline.store import _bulk
+
+    # 17 columns, at most 40 parameters per statement: two rows per statement, five statements
+    monkeypatch.setattr(_bulk, "_variable_limit", lambda connection: 40)
+    now = utcnow()
+    rows = [_row(i, now) for i in range(9)]
+    with store.transaction() as session:
+        ids = insert_rows(session, Case, rows, ids=True)
+    with store.transaction() as session:
+        stored = {case.uid: case.id for case in session.scalars(select(Case))}
+    assert ids == [stored[row["uid"]] for row in rows]
+    assert ids == list(range(ids[0], ids[0] + 9))
+
+
+def test_columns_of_different_lengths_are_refused(store: Store) -> None:
+    import pytest
+
+    from loopline.store import insert_columns
+
+    with store.transaction() as session, pytest.raises(ValueError, match="different lengths"):
+        insert_columns(session, CaseEvent, {"case_id": [1, 2], "actor": ["system"]})

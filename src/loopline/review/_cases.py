@@ -20,12 +20,20 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case as sql_case
+from sqlalchemy import func, insert, literal, select
 from sqlalchemy.orm import Session
 
 from loopline._ids import dashed, uuid7, uuid7_hex
 from loopline.errors import ReviewError
-from loopline.store import Case, CaseEvent, Feedback, insert_rows, record_audit, utcnow
+from loopline.store import (
+    Case,
+    CaseEvent,
+    Feedback,
+    insert_columns,
+    record_audit,
+    utcnow,
+)
 
 __all__ = [
     "ACTIONS",
@@ -98,55 +106,57 @@ def open_case(
 
 
 def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
-    """Open many cases with two multi-row inserts (the serving path opens a request's cases
-    together); a case without a ``uid`` gets a time-ordered one."""
+    """Open many cases with two statements (the serving path opens a request's cases together):
+    the cases, inserted column by column, and their ``open`` events, made by the database from
+    the inserted rows. A case without a ``uid`` gets a time-ordered one."""
     if not cases:
         return
     now = utcnow()
-    due: dict[float, datetime] = {}
-    rows = []
-    missing = [spec for spec in cases if not spec.get("uid")]
-    fresh = iter(uuid7_hex(len(missing)))
-    for spec in cases:
-        hours = spec["sla_hours"]
-        if hours not in due:
-            due[hours] = now + timedelta(hours=hours)
-        rows.append(
-            {
-                "uid": spec.get("uid") or dashed(next(fresh)),
-                "use_case": spec["use_case"],
-                "prediction_id": spec["prediction_id"],
-                "request_id": spec["request_id"],
-                "model_version": spec["model_version"],
-                "inputs": spec["inputs"],
-                "recommendation": spec["recommendation"],
-                "reasons": spec["reasons"],
-                "out_of_range": spec["out_of_range"],
-                "priority": spec.get("priority") or 0.0,
-                "tier": 0,
-                "status": "open",
-                "audit_sample": spec.get("audit_sample", False),
-                "sampling_probability": spec.get("sampling_probability"),
-                "double_review": spec.get("double_review", False),
-                "due_at": due[hours],
-                "created_at": now,
-            }
+    count = len(cases)
+    due = {hours: now + timedelta(hours=hours) for hours in {spec["sla_hours"] for spec in cases}}
+    fresh = iter(uuid7_hex(sum(1 for spec in cases if not spec.get("uid"))))
+    columns = {
+        "uid": [spec.get("uid") or dashed(next(fresh)) for spec in cases],
+        "use_case": [spec["use_case"] for spec in cases],
+        "prediction_id": [spec["prediction_id"] for spec in cases],
+        "request_id": [spec["request_id"] for spec in cases],
+        "model_version": [spec["model_version"] for spec in cases],
+        "inputs": [spec["inputs"] for spec in cases],
+        "recommendation": [spec["recommendation"] for spec in cases],
+        "reasons": [spec["reasons"] for spec in cases],
+        "out_of_range": [spec["out_of_range"] for spec in cases],
+        "priority": [spec.get("priority") or 0.0 for spec in cases],
+        "tier": [0] * count,
+        "status": ["open"] * count,
+        "audit_sample": [spec.get("audit_sample", False) for spec in cases],
+        "sampling_probability": [spec.get("sampling_probability") for spec in cases],
+        "double_review": [spec.get("double_review", False) for spec in cases],
+        "due_at": [due[spec["sla_hours"]] for spec in cases],
+        "created_at": [now] * count,
+    }
+    case_ids = insert_columns(session, Case, columns, ids=True)
+    session.execute(_open_events(session.get_bind().dialect.name, case_ids))
+
+
+def _open_events(dialect: str, case_ids: list[int]) -> Any:
+    """``INSERT ... SELECT``: each new case's ``open`` event, in case order."""
+    if dialect == "postgresql":
+        detail: Any = func.jsonb_build_object(
+            "reasons", Case.reasons, "audit_sample", Case.audit_sample
         )
-    case_ids = insert_rows(session, Case, rows, ids=True)
-    insert_rows(
-        session,
-        CaseEvent,
-        [
-            {
-                "case_id": case_id,
-                "actor": "system",
-                "action": "open",
-                "detail": {"reasons": row["reasons"], "audit_sample": row["audit_sample"]},
-                "at": now,
-            }
-            for case_id, row in zip(case_ids, rows, strict=True)
-        ],
+        chosen = Case.id.in_(case_ids)
+    else:  # SQLite: the ids of one insert are contiguous (see insert_columns)
+        flag = sql_case((Case.audit_sample, "true"), else_="false")
+        detail = func.json_object(
+            "reasons", func.json(Case.reasons), "audit_sample", func.json(flag)
+        )
+        chosen = Case.id.between(case_ids[0], case_ids[-1])
+    rows = (
+        select(Case.id, literal("system"), literal("open"), detail, Case.created_at)
+        .where(chosen)
+        .order_by(Case.id)
     )
+    return insert(CaseEvent).from_select(["case_id", "actor", "action", "detail", "at"], rows)
 
 
 def get_case(session: Session, uid: str, *, lock: bool = False) -> Case:

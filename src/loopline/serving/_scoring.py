@@ -5,7 +5,7 @@ Decisions (``auto`` or ``review``) are added by the escalation policy (``looplin
 A :class:`Scorer` runs in the model thread, once per micro-batch, and keeps the batch in columns
 (:class:`Scores`). When the model has a novelty detector, the inputs are preprocessed once: the
 estimator and the isolation forest both read the same features, and the forest is evaluated by
-:class:`FlatForest`, all trees and rows at once in NumPy, with exactly scikit-learn's scores.
+:class:`FlatForest` with scikit-learn's compiled trees and exactly scikit-learn's scores.
 """
 
 from __future__ import annotations
@@ -88,106 +88,53 @@ class Scores:
 
 
 class FlatForest:
-    """An isolation forest's trees in flat arrays, evaluated for all trees and rows at once.
+    """An isolation forest scored with exactly scikit-learn's scores, at a request's speed.
 
-    scikit-learn's ``score_samples`` walks the trees one by one (a Python call per tree): for a
-    request-sized batch that costs milliseconds. Here every row descends every tree together, one
-    NumPy step per level, and the per-leaf path lengths are the ones scikit-learn adds up, in the
-    same order, so the scores are identical.
+    scikit-learn's ``score_samples`` validates the input and dispatches through joblib for every
+    call, and adds each tree's path lengths by looking up two arrays: for a request-sized batch
+    that overhead is most of the time. Here the input is converted once, each tree's leaves come
+    from the compiled ``Tree.apply`` (which runs without holding the GIL, so the event loop and
+    the case writer run meanwhile), and each leaf's path length (depth + c(samples) - 1) is
+    precomputed; they are added up in tree order, as scikit-learn adds them, so the scores are
+    identical.
 
     Args:
         forest: A fitted ``sklearn.ensemble.IsolationForest`` using all features per tree.
     """
 
     def __init__(self, forest: Any) -> None:
-        features, thresholds, lefts, rights, missing, leaf_values, roots = (
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-            [],
-        )
-        offset = 0
-        depth = 0
-        for estimator in forest.estimators_:
-            tree = estimator.tree_
-            count = tree.node_count
-            nodes = np.arange(count)
-            leaf = tree.children_left < 0
-            roots.append(offset)
-            features.append(np.where(leaf, 0, tree.feature))
-            thresholds.append(tree.threshold.astype(np.float64))
-            lefts.append(np.where(leaf, nodes, tree.children_left) + offset)
-            rights.append(np.where(leaf, nodes, tree.children_right) + offset)
-            missing.append(np.asarray(getattr(tree, "missing_go_to_left", np.zeros(count)), bool))
-            # what scikit-learn adds per tree: depth of the leaf + c(samples in the leaf) - 1
-            path = np.asarray(tree.compute_node_depths(), dtype=np.float64)
-            leaf_values.append(path + _average_path_length(tree.n_node_samples) - 1.0)
-            depth = max(depth, int(tree.max_depth))
-            offset += count
-        # A walker holds a node's doubled index 2n; both slots 2n and 2n + 1 carry node n's
-        # feature, threshold and missing-value side, and slot 2n + left holds the doubled index
-        # of the child to go to (right at 2n, left at 2n + 1): one addition and one lookup a
-        # level. 32-bit indices and float32 values halve the memory each level reads.
-        feature = np.concatenate(features)
-        threshold = np.concatenate(thresholds)
-        self.feature = np.repeat(feature, 2).astype(np.int32)
-        self.threshold = np.repeat(_float32_at_most(threshold), 2)
-        children = np.column_stack([np.concatenate(rights), np.concatenate(lefts)]).ravel()
-        self.child = (2 * children).astype(np.int32)
-        self.missing_left = np.repeat(np.concatenate(missing), 2)
-        self.leaf_value = np.repeat(np.concatenate(leaf_values), 2)
-        self.roots = (2 * np.asarray(roots)).astype(np.int32)
-        self.depth = depth
-        self.n_features = int(forest.n_features_in_)
-        max_samples = int(forest.max_samples_) if hasattr(forest, "max_samples_") else 256
-        self.denominator = len(forest.estimators_) * float(_average_path_length([max_samples])[0])
         subsets = getattr(forest, "estimators_features_", None)
+        self.n_features = int(forest.n_features_in_)
         if subsets is not None and any(len(s) != self.n_features for s in subsets):
             raise ValueError("FlatForest needs trees that use all features (max_features=1.0)")
+        self.trees = [estimator.tree_ for estimator in forest.estimators_]
+        # what scikit-learn adds per tree: depth of the leaf + c(samples in the leaf) - 1
+        self.leaf_values = [
+            np.asarray(tree.compute_node_depths(), dtype=np.float64)
+            + _average_path_length(tree.n_node_samples)
+            - 1.0
+            for tree in self.trees
+        ]
+        max_samples = int(forest.max_samples_) if hasattr(forest, "max_samples_") else 256
+        self.denominator = len(self.trees) * float(_average_path_length([max_samples])[0])
 
     def score_samples(self, features: Any) -> Floats:
         """``IsolationForest.score_samples``: the lower, the more abnormal."""
         if hasattr(features, "toarray"):
             features = features.toarray()
-        # scikit-learn compares float32 inputs with float64 thresholds: the same as comparing
-        # them with the largest float32 at most each threshold (see _float32_at_most)
+        # scikit-learn's trees read float32 rows (and compare them with float64 thresholds)
         values = np.ascontiguousarray(features, dtype=np.float32)
-        rows = values.shape[0]
         if values.ndim != 2 or values.shape[1] != self.n_features:
             raise ValueError(
                 f"expected {self.n_features} features per row; got shape {values.shape}"
             )
-        flat = values.ravel()
-        if flat.size >= 2**31:  # far beyond a request (10,000 rows at most): 32-bit offsets
-            raise ValueError(f"too many values for one call: {flat.size:,}")
-        base = (np.arange(rows, dtype=np.int32) * np.int32(self.n_features))[:, None]
-        node = np.broadcast_to(self.roots, (rows, len(self.roots))).copy()
-        nan = bool(np.isnan(flat).any())
-        feature, threshold, child = self.feature, self.threshold, self.child
-        for _ in range(self.depth):
-            x = flat[base + feature[node]]
-            left = x <= threshold[node]
-            if nan:
-                left |= np.isnan(x) & self.missing_left[node]
-            node = child[node + left]
-        # a running sum over trees, in tree order, as scikit-learn accumulates
-        depths = np.cumsum(self.leaf_value[node], axis=1)[:, -1] if rows else np.zeros(0)
+        depths = np.zeros(values.shape[0], dtype=np.float64)
+        for tree, leaf_value in zip(self.trees, self.leaf_values, strict=True):
+            depths += leaf_value[tree.apply(values)]
         if self.denominator == 0:  # a single training sample: scikit-learn's score is -1
-            return -np.ones(rows, dtype=np.float64)
+            return -np.ones(values.shape[0], dtype=np.float64)
         scores: Floats = -(2 ** (-(depths / self.denominator)))
         return scores
-
-
-def _float32_at_most(threshold: Floats) -> npt.NDArray[np.float32]:
-    """The largest float32 at most each threshold: for a float32 ``x``, ``x <= t`` (compared
-    in float64, as scikit-learn does) exactly when ``x <= _float32_at_most(t)``."""
-    rounded = threshold.astype(np.float32)
-    above = rounded.astype(np.float64) > threshold
-    rounded[above] = np.nextafter(rounded[above], np.float32(-np.inf))
-    return rounded
 
 
 def _average_path_length(n_samples: Any) -> Floats:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loopline.store._audit import list_audit, record_audit
-from loopline.store._bulk import insert_rows
+from loopline.store._bulk import insert_columns, insert_rows
 from loopline.store._checkpoint import WalCheckpointer, without_autocheckpoint
 from loopline.store._objects import ObjectRef, ObjectStore
 from loopline.store._store import Store, open_store
@@ -66,6 +66,7 @@ __all__ = [
     "User",
     "WalCheckpointer",
     "WebSession",
+    "insert_columns",
     "insert_rows",
     "list_audit",
     "open_store",

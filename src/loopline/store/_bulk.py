@@ -2,9 +2,11 @@
 
 SQLAlchemy's multi-row insert spends more per row than SQLite spends storing it: it compiles
 the statement, processes every parameter through generic machinery and, to return the new ids,
-reads them back row by row. On SQLite, :func:`insert_rows` instead applies each column's own
-bind processor (the same ones SQLAlchemy uses: timestamps, JSON) in one loop and hands the rows
-to the driver's ``executemany``; the new ids are then contiguous and end at
+reads them back row by row. On SQLite, :func:`insert_columns` instead applies each column's own
+bind processor (the same ones SQLAlchemy uses: timestamps, JSON) to the column's values and
+hands the driver one multi-row ``INSERT ... VALUES (...), (...)`` per chunk of rows: one call
+and one statement step per chunk, not one per row (each step releases and re-takes the GIL,
+which under load means waiting for it once per row). The new ids are then contiguous and end at
 ``last_insert_rowid()``, as the store's transactions hold the write lock from their start
 (``BEGIN IMMEDIATE``) and its tables have no triggers. Other databases use a Core insert with
 ``RETURNING``.
@@ -12,7 +14,10 @@ to the driver's ``executemany``; the new ids are then contiguous and end at
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+import sqlite3
+from collections.abc import Callable, Mapping, Sequence
+from itertools import chain
 from typing import Any, cast
 
 from sqlalchemy import Table, insert
@@ -21,73 +26,114 @@ from sqlalchemy.orm import Session
 
 from loopline.store._tables import Base
 
-__all__ = ["insert_rows"]
+__all__ = ["insert_columns", "insert_rows"]
 
-_Plan = tuple[str, list[tuple[str, Any]]]
+_Plan = tuple[str, list[Callable[[Any], Any] | None]]
 _PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
+#: SQLite's default bound on parameters per statement since 3.32 (999 before).
+_SQLITE_VARIABLES = 32_766
 
 
 def _plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Plan:
-    """The SQLite statement and each column's bind processor, made once per table and columns."""
+    """The statement's head and each column's bind processor, made once per table and columns."""
     key = (table.name, dialect.name, columns)
     found = _PLANS.get(key)
     if found is None:
-        names = ", ".join(columns)
-        marks = ", ".join("?" for _ in columns)
-        processors = [
-            (name, table.c[name].type._cached_bind_processor(dialect)) for name in columns
-        ]
-        found = _PLANS[key] = (f"INSERT INTO {table.name} ({names}) VALUES ({marks})", processors)
+        processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+        head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
+        found = _PLANS[key] = (head, processors)
     return found
 
 
-def insert_rows(
-    session: Session, entity: type[Base], rows: Sequence[dict[str, Any]], *, ids: bool = False
-) -> list[int]:
-    """Insert ``rows`` (dicts with the same keys) into ``entity``'s table in the session's
-    transaction.
+@functools.lru_cache(maxsize=256)
+def _values_sql(head: str, width: int, rows: int) -> str:
+    one = "(" + ", ".join("?" * width) + ")"
+    return head + ", ".join([one] * rows)
 
-    Returns the new rows' primary keys in the order of ``rows`` when ``ids`` is true, else an
-    empty list.
+
+def _processed(values: Sequence[Any], process: Callable[[Any], Any] | None) -> Sequence[Any]:
+    if process is None:
+        return values
+    # rows written together often share a value object (the same timestamps): each distinct
+    # object is processed once (all are alive, so their ids are distinct)
+    seen: dict[int, Any] = {}
+    return [
+        seen[ident] if (ident := id(value)) in seen else seen.setdefault(ident, process(value))
+        for value in values
+    ]
+
+
+def _variable_limit(connection: Any) -> int:
+    getlimit = getattr(connection, "getlimit", None)  # Python 3.11+
+    if getlimit is None:
+        return 999 if sqlite3.sqlite_version_info < (3, 32) else _SQLITE_VARIABLES
+    return int(getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER))
+
+
+def insert_columns(
+    session: Session,
+    entity: type[Base],
+    columns: Mapping[str, Sequence[Any]],
+    *,
+    ids: bool = False,
+) -> list[int]:
+    """Insert rows given as columns (names to equally long value lists) into ``entity``'s table
+    in the session's transaction.
+
+    Returns the new rows' primary keys in row order when ``ids`` is true, else an empty list.
     """
-    if not rows:
+    names = tuple(columns)
+    count = len(columns[names[0]]) if names else 0
+    if count == 0:
         return []
+    if any(len(values) != count for values in columns.values()):
+        raise ValueError(
+            f"columns of different lengths: { {n: len(v) for n, v in columns.items()} }"
+        )
     table = cast(Table, entity.__table__)
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "sqlite":
+        rows = [
+            dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
+        ]
         statement = insert(table)
         if not ids:
-            connection.execute(statement, list(rows))
+            connection.execute(statement, rows)
             return []
-        key = table.c.id
         created = connection.execute(
-            statement.returning(key, sort_by_parameter_order=True), list(rows)
+            statement.returning(table.c.id, sort_by_parameter_order=True), rows
         ).all()
         return [row[0] for row in created]
-    sql, processors = _plan(table, tuple(rows[0]), dialect)
-    columns = []
-    for name, process in processors:
-        raw = [row[name] for row in rows]
-        if process is not None:
-            # rows written together often share a value object (the same timestamps): each
-            # distinct object is processed once (all are alive, so their ids are distinct)
-            seen: dict[int, Any] = {}
-            raw = [
-                seen[ident]
-                if (ident := id(value)) in seen
-                else seen.setdefault(ident, process(value))
-                for value in raw
-            ]
-        columns.append(raw)
-    values = list(zip(*columns, strict=True))
-    cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    head, processors = _plan(table, names, dialect)
+    processed = [
+        _processed(columns[name], process) for name, process in zip(names, processors, strict=True)
+    ]
+    flat = list(chain.from_iterable(zip(*processed, strict=True)))
+    dbapi = connection.connection.dbapi_connection
+    width = len(names)
+    per_statement = max(1, _variable_limit(dbapi) // width)
+    cursor = dbapi.cursor()  # type: ignore[union-attr]
     try:
-        cursor.executemany(sql, values)
+        for first in range(0, count, per_statement):
+            rows = min(per_statement, count - first)
+            cursor.execute(
+                _values_sql(head, width, rows), flat[first * width : (first + rows) * width]
+            )
         if not ids:
             return []
         last = cursor.execute("SELECT last_insert_rowid()").fetchone()[0]
     finally:
         cursor.close()
-    first = last - len(values) + 1
-    return list(range(first, last + 1))
+    return list(range(last - count + 1, last + 1))
+
+
+def insert_rows(
+    session: Session, entity: type[Base], rows: Sequence[dict[str, Any]], *, ids: bool = False
+) -> list[int]:
+    """:func:`insert_columns` for rows given as dicts with the same keys."""
+    if not rows:
+        return []
+    return insert_columns(
+        session, entity, {name: [row[name] for row in rows] for name in rows[0]}, ids=ids
+    )
