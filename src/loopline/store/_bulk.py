@@ -39,7 +39,9 @@ def _plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Plan:
     key = (table.name, dialect.name, columns)
     found = _PLANS.get(key)
     if found is None:
-        processors = [table.c[name].type._cached_bind_processor(dialect) for name in columns]
+        processors: list[Callable[[Any], Any] | None] = [
+            table.c[name].type._cached_bind_processor(dialect) for name in columns
+        ]
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         found = _PLANS[key] = (head, processors)
     return found
@@ -116,9 +118,9 @@ def insert_columns(
     cursor = dbapi.cursor()  # type: ignore[union-attr]
     try:
         for first in range(0, count, per_statement):
-            rows = min(per_statement, count - first)
+            size = min(per_statement, count - first)
             cursor.execute(
-                _values_sql(head, width, rows), flat[first * width : (first + rows) * width]
+                _values_sql(head, width, size), flat[first * width : (first + size) * width]
             )
         if not ids:
             return []
