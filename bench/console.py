@@ -94,7 +94,7 @@ def _copy_row(row: Any, **changes: Any) -> Any:
 
 def grow(project: Path, *, versions: int, predictions: int, reports: int, seed: int = 7) -> None:
     """Make the demo project large: model versions, logged predictions, reports and alerts."""
-    from loopline.serving._log import read_predictions, write_records
+    from loopline.serving._log import LoggedRequest, read_predictions, write_records
     from loopline.store import Alert, ModelVersion, MonitorReport, utcnow
 
     ws = _workspace(project)
@@ -168,7 +168,7 @@ def grow(project: Path, *, versions: int, predictions: int, reports: int, seed: 
                         "inputs": json.loads(picked["inputs"]),
                     }
                 )
-            write_records(root, batch)
+            write_records(root, LoggedRequest.from_rows(batch))
     finally:
         ws.close()
 

@@ -112,8 +112,8 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
         async def keep_cases(cases: list[dict[str, Any]]) -> None:
             captured["cases"] = cases
 
-        async def keep_log(logged: list[dict[str, Any]]) -> None:
-            captured["log"] = logged
+        async def keep_log(logged: Any) -> None:
+            captured["log"] = [logged]
 
         runtime.cases.open = keep_cases  # type: ignore[method-assign]
         runtime.log.put = keep_log  # type: ignore[method-assign]

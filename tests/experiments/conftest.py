@@ -22,7 +22,7 @@ from loopline._workspace import Workspace
 from loopline.experiments import get_experiment, stop_running_experiment
 from loopline.review import record_feedback
 from loopline.serving import current_deployment
-from loopline.serving._log import write_records
+from loopline.serving._log import LoggedRequest, write_records
 from tests.serving.conftest import deployed_project
 
 USE_CASE = "credit-default"
@@ -120,7 +120,7 @@ def log_arm(
         }
         for i in range(answers)
     ]
-    write_records(ws.settings.home / "predictions", records)
+    write_records(ws.settings.home / "predictions", LoggedRequest.from_rows(records))
     with ws.store.transaction() as session:
         if outcome is not None:
             for prediction_id, value in zip(ids, outcome, strict=False):

@@ -26,7 +26,7 @@ from loopline.monitoring._history import get_report, report_series
 from loopline.monitoring._monitor import run_monitor
 from loopline.monitoring._routes import raise_audit_rate
 from loopline.review import current_policy, record_feedback
-from loopline.serving._log import write_records
+from loopline.serving._log import LoggedRequest, write_records
 from loopline.store import Alert, AuditEvent, MonitorReport
 from tests.serving.conftest import deployed_project, start_server
 
@@ -93,7 +93,7 @@ def _log(ws: Workspace, inputs: pl.DataFrame, at: datetime) -> list[str]:
         }
         for i, row in enumerate(inputs.to_dicts())
     ]
-    write_records(ws.settings.home / "predictions", records)
+    write_records(ws.settings.home / "predictions", LoggedRequest.from_rows(records))
     return ids
 
 

@@ -23,7 +23,7 @@ from loopline._api_serving import deploy_model
 from loopline._workspace import Workspace
 from loopline.errors import RegistryError
 from loopline.serving import current_deployment
-from loopline.serving._log import write_records
+from loopline.serving._log import LoggedRequest, write_records
 from loopline.settings import load_settings
 from loopline.store import AuditEvent, Deployment
 from loopline.ui._deployments_view import (
@@ -119,7 +119,7 @@ def test_shadow_agreement_pairs_each_shadow_answer_with_the_served_one(tmp_path:
     records.append(
         _record("uc@2", now - timedelta(days=2), request_id="r0", prediction=1, shadow=True)
     )
-    write_records(tmp_path, records)
+    write_records(tmp_path, LoggedRequest.from_rows(records))
     result = shadow_agreement(tmp_path, USE_CASE, "uc@2", now - timedelta(minutes=1))
     agree = sum(a == b for a, b in zip(served, shadow, strict=True))
     assert result == {"shadow_rows": 6, "pairs": 5, "agree": agree, "rate": agree / 5}
@@ -134,7 +134,7 @@ def test_canary_progress_counts_the_canary_answers_of_this_revision(tmp_path: Pa
     ]
     records += [_record("uc@1", began, request_id="champion", prediction=0)]
     records += [_record("uc@2", began - timedelta(minutes=1), request_id="before", prediction=1)]
-    write_records(tmp_path, records)
+    write_records(tmp_path, LoggedRequest.from_rows(records))
     deployment = {
         "strategy": "canary",
         "arms": [
@@ -221,7 +221,9 @@ def test_canary_progress_and_shadow_agreement_show_on_the_page(
     after = canary.created_at.replace(tzinfo=timezone.utc) + timedelta(seconds=1)
     write_records(
         logged,
-        [_record(f"{USE_CASE}@2", after, request_id=f"c{i}", prediction=1) for i in range(9)],
+        LoggedRequest.from_rows(
+            [_record(f"{USE_CASE}@2", after, request_id=f"c{i}", prediction=1) for i in range(9)]
+        ),
     )
     page = sign_in_to(browser, copy, MAINTAINER, "/ui/deployments")
     steps = canary.state["steps"]
@@ -240,7 +242,7 @@ def test_canary_progress_and_shadow_agreement_show_on_the_page(
         records.append(
             _record(f"{USE_CASE}@2", after, request_id=f"s{i}", prediction=copied, shadow=True)
         )
-    write_records(logged, records)
+    write_records(logged, LoggedRequest.from_rows(records))
     page.reload()
     section = page.locator(f".shadow-agreement[data-model='{USE_CASE}@2']")
     expect(section).to_contain_text("75.0% of 4 shadow answers agree")

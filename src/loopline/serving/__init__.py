@@ -13,7 +13,7 @@ from loopline.serving._deployments import (
     deploy,
     rollback_deployment,
 )
-from loopline.serving._log import PredictionLog, read_predictions
+from loopline.serving._log import LoggedRequest, PredictionLog, read_predictions
 from loopline.serving._router import ROUTE_HEADER, choose_arm, unit_position
 from loopline.serving._runtime import Runtime
 
@@ -21,6 +21,7 @@ __all__ = [
     "ROUTE_HEADER",
     "STRATEGIES",
     "Arm",
+    "LoggedRequest",
     "PredictionLog",
     "Runtime",
     "advance_canary",

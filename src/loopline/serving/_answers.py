@@ -12,6 +12,7 @@ from loopline.errors import ServingError
 from loopline.review import EscalationPolicy
 from loopline.serving._batcher import BatchJob, batch_frame
 from loopline.serving._inputs import validate_columns
+from loopline.serving._log import LoggedRequest
 from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
 from loopline.training import Signature
@@ -172,31 +173,34 @@ def _cases(
     return cases
 
 
-def _record(
+def _logged(
     use_case: str,
     request_id: str,
     unit_key: str | None,
-    answer: dict[str, Any],
-    inputs: dict[str, Any],
+    model_version: str,
+    arm: str,
+    answers: list[dict[str, Any]],
+    inputs: list[dict[str, Any]],
     latency_ms: float,
     at: datetime,
     *,
     shadow: bool = False,
-) -> dict[str, Any]:
-    return {
-        "prediction_id": answer["prediction_id"],
-        "request_id": request_id,
-        "use_case": use_case,
-        "model_version": answer["model_version"],
-        "arm": answer["arm"],
-        "unit_key": unit_key,
-        "decision": answer["decision"],
-        "reasons": answer["reasons"],
-        "prediction": answer["prediction"],
-        "probability": answer.get("probability", answer.get("score")),
-        "confidence": answer.get("confidence"),
-        "latency_ms": latency_ms,
-        "shadow": shadow,
-        "at": at,
-        "inputs": inputs,
-    }
+) -> LoggedRequest:
+    """A request's log records, from its answers (which carry their ids and decisions)."""
+    return LoggedRequest(
+        request_id=request_id,
+        use_case=use_case,
+        model_version=model_version,
+        arm=arm,
+        unit_key=unit_key,
+        latency_ms=latency_ms,
+        shadow=shadow,
+        at=at,
+        prediction_ids=[answer["prediction_id"] for answer in answers],
+        decisions=[answer["decision"] for answer in answers],
+        reasons=[answer["reasons"] for answer in answers],
+        predictions=[answer["prediction"] for answer in answers],
+        probabilities=[answer.get("probability", answer.get("score")) for answer in answers],
+        confidences=[answer.get("confidence") for answer in answers],
+        inputs=inputs,
+    )

@@ -17,7 +17,10 @@ import asyncio
 import contextlib
 import os
 import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +28,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["PredictionLog", "read_predictions"]
+__all__ = ["LoggedRequest", "PredictionLog", "read_predictions"]
 
 _SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
@@ -46,11 +49,63 @@ _SCHEMA: dict[str, pl.DataType] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedRequest:
+    """One request's log records, in columns: what its rows share once, the rest one list each.
+
+    The server hands the log one of these per request rather than a mapping per row: the rows
+    of a request share most fields, and the writer builds its columns by joining lists.
+    """
+
+    request_id: str
+    use_case: str
+    model_version: str
+    arm: str
+    unit_key: str | None
+    latency_ms: float
+    shadow: bool
+    at: datetime
+    prediction_ids: Sequence[str]
+    decisions: Sequence[str]
+    reasons: Sequence[list[str]]
+    predictions: Sequence[Any]
+    probabilities: Sequence[float | None]
+    confidences: Sequence[float | None]
+    inputs: Sequence[Mapping[str, Any]]
+
+    def __len__(self) -> int:
+        return len(self.prediction_ids)
+
+    @classmethod
+    def from_rows(cls, rows: Sequence[Mapping[str, Any]]) -> list[LoggedRequest]:
+        """One per row, from mappings with the log's columns (for tools and tests)."""
+        return [
+            cls(
+                request_id=row["request_id"],
+                use_case=row["use_case"],
+                model_version=row["model_version"],
+                arm=row["arm"],
+                unit_key=row["unit_key"],
+                latency_ms=row["latency_ms"],
+                shadow=row["shadow"],
+                at=row["at"],
+                prediction_ids=[row["prediction_id"]],
+                decisions=[row["decision"]],
+                reasons=[row["reasons"]],
+                predictions=[row["prediction"]],
+                probabilities=[row["probability"]],
+                confidences=[row["confidence"]],
+                inputs=[row["inputs"]],
+            )
+            for row in rows
+        ]
+
+
 class PredictionLog:
     """Batches records and writes them to Parquet files in a background task.
 
-    A request's records are queued together (one list, not one queue entry per record); the
-    queue is bounded by the records it holds.
+    A request's records are queued together (one :class:`LoggedRequest`, not one queue entry
+    per record); the queue is bounded by the records it holds.
 
     Args:
         root: The folder of the log (``<home>/predictions``).
@@ -74,7 +129,7 @@ class PredictionLog:
         self.written = 0
         self._task: asyncio.Task[None] | None = None
         self._writing: asyncio.Task[None] | None = None
-        self._pending: list[list[dict[str, Any]]] = []
+        self._pending: list[LoggedRequest] = []
         self._rows = 0
         self._ready = asyncio.Event()
         self._space = asyncio.Event()
@@ -90,15 +145,16 @@ class PredictionLog:
         if self._task is None:
             self._task = asyncio.get_running_loop().create_task(self._run())
 
-    async def put(self, records: list[dict[str, Any]]) -> None:
-        """Queue records; waits while the queue is full (backpressure, nothing dropped)."""
-        if not records:
+    async def put(self, request: LoggedRequest) -> None:
+        """Queue a request's records; waits while the queue is full (backpressure, nothing
+        dropped)."""
+        if not len(request):
             return
         while self._rows >= self.max_queue:
             self._space.clear()
             await self._space.wait()
-        self._pending.append(records)
-        self._rows += len(records)
+        self._pending.append(request)
+        self._rows += len(request)
         self._ready.set()
 
     async def stop(self) -> None:
@@ -114,13 +170,13 @@ class PredictionLog:
         while self._pending:
             await self._flush(self._take())
 
-    def _take(self) -> list[dict[str, Any]]:
-        """Every queued record, oldest first; makes room for waiting callers."""
-        batches, self._pending = self._pending, []
+    def _take(self) -> list[LoggedRequest]:
+        """Every queued request, oldest first; makes room for waiting callers."""
+        requests, self._pending = self._pending, []
         self._rows = 0
         self._ready.clear()
         self._space.set()
-        return [record for batch in batches for record in batch]
+        return requests
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -134,10 +190,10 @@ class PredictionLog:
             await asyncio.shield(self._writing)
             self._writing = None
 
-    async def _flush(self, batch: list[dict[str, Any]]) -> None:
-        if batch:
-            await asyncio.to_thread(write_records, self.root, batch)
-            self.written += len(batch)
+    async def _flush(self, requests: list[LoggedRequest]) -> None:
+        if requests:
+            await asyncio.to_thread(write_records, self.root, requests)
+            self.written += sum(len(request) for request in requests)
 
 
 _MICROSECOND = timedelta(microseconds=1)
@@ -161,34 +217,46 @@ def _string_lists(values: list[list[str]]) -> pl.Series:
     return pl.Series(array).cast(_SCHEMA["reasons"])
 
 
-def _utc_times(values: list[datetime]) -> pl.Series:
-    """A UTC datetime column; a request's records share one time, converted once."""
+def _shared(requests: Sequence[LoggedRequest], field: str) -> list[Any]:
+    """A field every row of a request shares, one value per row."""
+    return list(chain.from_iterable([getattr(r, field)] * len(r) for r in requests))
+
+
+def _joined(requests: Sequence[LoggedRequest], field: str) -> list[Any]:
+    """A per-row field, the requests' lists joined."""
+    return list(chain.from_iterable(getattr(r, field) for r in requests))
+
+
+def write_records(root: Path, requests: Sequence[LoggedRequest]) -> None:
+    """Write the requests' records as one Parquet file per use case and day (atomic rename)."""
     epoch = datetime(1970, 1, 1, tzinfo=timezone.utc)
-    seen: dict[int, int] = {}
-    micros = []
-    for value in values:
-        key = id(value)
-        if key not in seen:
-            seen[key] = (value - epoch) // _MICROSECOND
-        micros.append(seen[key])
-    return pl.Series(micros, dtype=pl.Int64()).cast(_SCHEMA["at"])
-
-
-def write_records(root: Path, records: list[dict[str, Any]]) -> None:
-    """Write records as one Parquet file per use case and day (atomic rename)."""
     columns: dict[str, Any] = {
-        name: [r.get(name) for r in records]
-        for name in _SCHEMA
-        if name not in ("prediction", "inputs", "reasons", "at")
+        "prediction_id": _joined(requests, "prediction_ids"),
+        "request_id": _shared(requests, "request_id"),
+        "use_case": _shared(requests, "use_case"),
+        "model_version": _shared(requests, "model_version"),
+        "arm": _shared(requests, "arm"),
+        "unit_key": _shared(requests, "unit_key"),
+        "decision": _joined(requests, "decisions"),
+        "reasons": _string_lists(_joined(requests, "reasons")),
+        "prediction": [_json_any(value) for value in _joined(requests, "predictions")],
+        "probability": _joined(requests, "probabilities"),
+        "confidence": _joined(requests, "confidences"),
+        "latency_ms": _shared(requests, "latency_ms"),
+        "shadow": _shared(requests, "shadow"),
+        "at": pl.Series(
+            list(chain.from_iterable([(r.at - epoch) // _MICROSECOND] * len(r) for r in requests)),
+            dtype=pl.Int64(),
+        ).cast(_SCHEMA["at"]),
+        "inputs": [_json_any(value) for value in _joined(requests, "inputs")],
     }
-    columns["prediction"] = [_json_any(r["prediction"]) for r in records]
-    columns["inputs"] = [_json_any(r["inputs"]) for r in records]
-    columns["reasons"] = _string_lists([r["reasons"] for r in records])
-    columns["at"] = _utc_times([r["at"] for r in records])
-    frame = pl.DataFrame({name: columns[name] for name in _SCHEMA}, schema=_SCHEMA)
-    for (use_case, day), part in frame.group_by(
-        pl.col("use_case"), pl.col("at").dt.date(), maintain_order=True
-    ):
+    frame = pl.DataFrame(columns, schema=_SCHEMA)
+    places = {(r.use_case, r.at.astimezone(timezone.utc).date()) for r in requests}
+    if len(places) == 1:  # the usual batch: one use case, one day
+        parts: Any = [(next(iter(places)), frame)]
+    else:
+        parts = frame.group_by(pl.col("use_case"), pl.col("at").dt.date(), maintain_order=True)
+    for (use_case, day), part in parts:
         folder = root / str(use_case) / f"date={day}"
         folder.mkdir(parents=True, exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%H%M%S%f")

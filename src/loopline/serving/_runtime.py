@@ -27,7 +27,7 @@ from loopline.review import EscalationPolicy, current_policy, escalate_overdue
 from loopline.serving._answers import (
     MAX_ROWS,
     _cases,
-    _record,
+    _logged,
     _Request,
     _score_batch,
 )
@@ -288,21 +288,20 @@ class Runtime:
         latency_ms = (time.perf_counter() - started) * 1000
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
-        logged = []
         model_version, role = served.name, arm["role"]
-        recent = self.recent
         for index, (answer, escalation) in enumerate(zip(answers, escalations, strict=True)):
-            answer["prediction_id"] = prediction_id = ids[index]
+            answer["prediction_id"] = ids[index]
             answer["decision"] = decision = escalation.decision
             answer["reasons"] = escalation.reasons
             answer["model_version"] = model_version
             answer["arm"] = role
             if decision == "review":
                 answer["case_id"] = opened[index]
-            logged.append(
-                _record(name, request_id, unit_key, answer, records[index], latency_ms, now)
-            )
-            recent[prediction_id] = request_id
+        recent = self.recent
+        recent.update(dict.fromkeys(ids[:count], request_id))
+        logged = _logged(
+            name, request_id, unit_key, model_version, role, answers, records, latency_ms, now
+        )
         cases = _cases(
             name, request_id, answers, records, out_of_range, escalations, opened, use_case.spec
         )
@@ -362,8 +361,6 @@ class Runtime:
             return
         answers = result[0]
         latency_ms = (time.perf_counter() - started) * 1000
-        now = datetime.now(timezone.utc)
-        logged = []
         ids = uuid7_hex(len(answers))
         for index, answer in enumerate(answers):
             answer.update(
@@ -373,9 +370,16 @@ class Runtime:
                 model_version=served.name,
                 arm="shadow",
             )
-            logged.append(
-                _record(
-                    name, request_id, unit_key, answer, records[index], latency_ms, now, shadow=True
-                )
-            )
+        logged = _logged(
+            name,
+            request_id,
+            unit_key,
+            served.name,
+            "shadow",
+            answers,
+            records,
+            latency_ms,
+            datetime.now(timezone.utc),
+            shadow=True,
+        )
         await self.log.put(logged)
