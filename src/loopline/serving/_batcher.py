@@ -63,7 +63,7 @@ class MicroBatcher:
         self,
         predict: Callable[[Any, list[BatchJob]], list[Any]],
         *,
-        max_batch_rows: int = 256,
+        max_batch_rows: int = 2048,
         max_wait_ms: float = 0.0,
         build_frame: bool = True,
     ) -> None:

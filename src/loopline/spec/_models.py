@@ -306,7 +306,7 @@ class ServingSpec(_Strict):
 
     escalation: EscalationSpec = EscalationSpec()
     rollout: RolloutSpec = RolloutSpec()
-    max_batch_size: int = Field(default=256, ge=1)
+    max_batch_size: int = Field(default=2048, ge=1)
     max_wait_ms: float = Field(default=0.0, ge=0)
 
 

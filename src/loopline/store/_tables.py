@@ -376,14 +376,18 @@ class Case(Base):
     """An escalated prediction waiting for (or decided by) a person."""
 
     __tablename__ = "cases"
-    # the SLA sweep: undecided cases past their due time (and any lookup by status)
-    __table_args__ = (Index("ix_cases_status_due_at", "status", "due_at"),)
+    __table_args__ = (
+        # the SLA sweep: undecided cases past their due time (and any lookup by status)
+        Index("ix_cases_status_due_at", "status", "due_at"),
+        # a use case's cases (since a time): the review report, the queue's filter
+        Index("ix_cases_use_case_created_at", "use_case", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True)
-    use_case: Mapped[str] = mapped_column(String(63), index=True)
+    use_case: Mapped[str] = mapped_column(String(63))
     prediction_id: Mapped[str] = mapped_column(String(64), unique=True)
-    request_id: Mapped[str] = mapped_column(String(64), index=True)
+    request_id: Mapped[str] = mapped_column(String(64))
     model_version: Mapped[str] = mapped_column(String(100))
     inputs: Mapped[dict[str, Any]]
     recommendation: Mapped[dict[str, Any]]
@@ -395,13 +399,13 @@ class Case(Base):
     audit_sample: Mapped[bool] = mapped_column(default=False)
     sampling_probability: Mapped[float | None]
     double_review: Mapped[bool] = mapped_column(default=False)
-    due_at: Mapped[datetime] = mapped_column(index=True)
+    due_at: Mapped[datetime]
     claimed_by: Mapped[str | None] = mapped_column(String(200))
     lease_expires_at: Mapped[datetime | None]
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSONDoc)
     decided_by: Mapped[str | None] = mapped_column(String(200))
     decided_at: Mapped[datetime | None]
-    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class CaseEvent(Base):
