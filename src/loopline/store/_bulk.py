@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from typing import Any, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import JSON, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
@@ -28,7 +28,7 @@ from loopline.store._tables import Base
 
 __all__ = ["insert_columns", "insert_rows"]
 
-_Plan = tuple[str, list[Callable[[Any], Any] | None]]
+_Plan = tuple[str, list[Any]]
 _PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
 #: SQLite's default bound on parameters per statement since 3.32 (999 before).
 _SQLITE_VARIABLES = 32_766
@@ -39,9 +39,14 @@ def _plan(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Plan:
     key = (table.name, dialect.name, columns)
     found = _PLANS.get(key)
     if found is None:
-        processors: list[Callable[[Any], Any] | None] = [
-            table.c[name].type._cached_bind_processor(dialect) for name in columns
-        ]
+        processors: list[Any] = []  # per column: None, a bind processor or _JsonText
+        for name in columns:
+            column_type = table.c[name].type
+            process: Any = column_type._cached_bind_processor(dialect)
+            serialize = getattr(dialect, "_json_serializer", None)
+            if isinstance(column_type.dialect_impl(dialect), JSON) and serialize is not None:
+                process = _JsonText(serialize, process)
+            processors.append(process)
         head = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES "
         found = _PLANS[key] = (head, processors)
     return found
@@ -53,9 +58,24 @@ def _values_sql(head: str, width: int, rows: int) -> str:
     return head + ", ".join([one] * rows)
 
 
-def _processed(values: Sequence[Any], process: Callable[[Any], Any] | None) -> Sequence[Any]:
+class _JsonText:
+    """A JSON column's values: the engine's serializer called directly (SQLAlchemy's processor
+    wraps it in two more calls per value), SQLAlchemy's own processor for ``None``."""
+
+    def __init__(self, serialize: Callable[[Any], str], process: Any) -> None:
+        self.serialize = serialize
+        self.process = process
+
+    def many(self, values: Sequence[Any]) -> list[Any]:
+        serialize, process = self.serialize, self.process
+        return [process(value) if value is None else serialize(value) for value in values]
+
+
+def _processed(values: Sequence[Any], process: Any) -> Sequence[Any]:
     if process is None:
         return values
+    if isinstance(process, _JsonText):  # distinct documents: nothing to share
+        return process.many(values)
     # rows written together often share a value object (the same timestamps): each distinct
     # object is processed once (all are alive, so their ids are distinct)
     seen: dict[int, Any] = {}
