@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from loopline.serving import PredictionLog, read_predictions
-from loopline.serving._log import LoggedRequest
+from loopline.serving._log import LoggedRequest, json_texts
 
 
 def _record(i: int) -> dict[str, object]:
@@ -47,7 +47,7 @@ def _request(numbers: range) -> LoggedRequest:
         predictions=[1] * len(numbers),
         probabilities=[0.9] * len(numbers),
         confidences=[0.9] * len(numbers),
-        inputs=[{"x": i} for i in numbers],
+        inputs=json_texts([{"x": i} for i in numbers]),
     )
 
 

@@ -92,3 +92,22 @@ def test_columns_of_different_lengths_are_refused(store: Store) -> None:
 
     with store.transaction() as session, pytest.raises(ValueError, match="different lengths"):
         insert_columns(session, CaseEvent, {"case_id": [1, 2], "actor": ["system"]})
+
+
+def test_json_text_written_once_reads_back_as_the_document(store: Store) -> None:
+    import orjson
+
+    from loopline.store import RawJson
+
+    now = utcnow()
+    rows = [_row(i, now) for i in range(3)]
+    documents = [row["inputs"] for row in rows]
+    rows[0]["inputs"] = RawJson(orjson.dumps(documents[0]).decode())
+    rows[2]["inputs"] = RawJson(orjson.dumps(documents[2]).decode())
+    rows[1]["reasons"] = ["a string", "is not raw JSON"]  # plain values are still serialized
+    with store.transaction() as session:
+        ids = insert_rows(session, Case, rows, ids=True)
+    with store.transaction() as session:
+        stored = {case.id: case for case in session.scalars(select(Case))}
+    assert [stored[i].inputs for i in ids] == documents
+    assert stored[ids[1]].reasons == ["a string", "is not raw JSON"]

@@ -15,6 +15,7 @@ from loopline.serving._inputs import validate_columns
 from loopline.serving._log import LoggedRequest
 from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
+from loopline.store import RawJson
 from loopline.training import Signature
 
 __all__ = ["MAX_ROWS"]
@@ -132,7 +133,7 @@ def _cases(
     use_case: str,
     request_id: str,
     answers: list[dict[str, Any]],
-    records: list[dict[str, Any]],
+    inputs: list[str],
     out_of_range: list[list[str]],
     escalations: list[Any],
     opened: dict[int, str],
@@ -158,7 +159,7 @@ def _cases(
                 "prediction_id": answer["prediction_id"],
                 "request_id": request_id,
                 "model_version": answer["model_version"],
-                "inputs": records[index],
+                "inputs": RawJson(inputs[index]),
                 "recommendation": {k: answer[k] for k in keys},
                 "reasons": escalation.reasons,
                 "out_of_range": out_of_range[index],
@@ -180,13 +181,14 @@ def _logged(
     model_version: str,
     arm: str,
     answers: list[dict[str, Any]],
-    inputs: list[dict[str, Any]],
+    inputs: list[str],
     latency_ms: float,
     at: datetime,
     *,
     shadow: bool = False,
 ) -> LoggedRequest:
-    """A request's log records, from its answers (which carry their ids and decisions)."""
+    """A request's log records, from its answers (which carry their ids and decisions) and its
+    rows' inputs as JSON text."""
     return LoggedRequest(
         request_id=request_id,
         use_case=use_case,

@@ -28,7 +28,7 @@ import orjson
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["LoggedRequest", "PredictionLog", "read_predictions"]
+__all__ = ["LoggedRequest", "PredictionLog", "json_texts", "read_predictions"]
 
 _SCHEMA: dict[str, pl.DataType] = {
     "prediction_id": pl.String(),
@@ -71,7 +71,9 @@ class LoggedRequest:
     predictions: Sequence[Any]
     probabilities: Sequence[float | None]
     confidences: Sequence[float | None]
-    inputs: Sequence[Mapping[str, Any]]
+    #: each row's inputs as JSON text (:func:`json_texts`), written once for the log and the
+    #: row's review case
+    inputs: Sequence[str]
 
     def __len__(self) -> int:
         return len(self.prediction_ids)
@@ -95,7 +97,7 @@ class LoggedRequest:
                 predictions=[row["prediction"]],
                 probabilities=[row["probability"]],
                 confidences=[row["confidence"]],
-                inputs=[row["inputs"]],
+                inputs=json_texts([row["inputs"]]),
             )
             for row in rows
         ]
@@ -205,6 +207,11 @@ def _json_any(value: Any) -> str:
     return orjson.dumps(value, default=str, option=_JSON_OPTIONS).decode()
 
 
+def json_texts(values: Sequence[Any]) -> list[str]:
+    """Each value as JSON text, anything JSON has no type for written as its ``str``."""
+    return [_json_any(value) for value in values]
+
+
 def _string_lists(values: list[list[str]]) -> pl.Series:
     """A ``List(String)`` column, built from offsets (polars builds one from Python lists a row
     at a time, twenty times slower)."""
@@ -248,7 +255,7 @@ def write_records(root: Path, requests: Sequence[LoggedRequest]) -> None:
             list(chain.from_iterable([(r.at - epoch) // _MICROSECOND] * len(r) for r in requests)),
             dtype=pl.Int64(),
         ).cast(_SCHEMA["at"]),
-        "inputs": [_json_any(value) for value in _joined(requests, "inputs")],
+        "inputs": _joined(requests, "inputs"),
     }
     frame = pl.DataFrame(columns, schema=_SCHEMA)
     places = {(r.use_case, r.at.astimezone(timezone.utc).date()) for r in requests}

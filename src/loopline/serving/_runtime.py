@@ -36,7 +36,7 @@ from loopline.serving._canary import CanaryWatch
 from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import check_row_count
-from loopline.serving._log import PredictionLog
+from loopline.serving._log import PredictionLog, json_texts
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer
 from loopline.spec import ProjectSpec
@@ -299,11 +299,12 @@ class Runtime:
                 answer["case_id"] = opened[index]
         recent = self.recent
         recent.update(dict.fromkeys(ids[:count], request_id))
+        inputs = json_texts(records)  # once, for the log and the review cases
         logged = _logged(
-            name, request_id, unit_key, model_version, role, answers, records, latency_ms, now
+            name, request_id, unit_key, model_version, role, answers, inputs, latency_ms, now
         )
         cases = _cases(
-            name, request_id, answers, records, out_of_range, escalations, opened, use_case.spec
+            name, request_id, answers, inputs, out_of_range, escalations, opened, use_case.spec
         )
         while len(recent) > _RECENT:
             recent.popitem(last=False)
@@ -377,7 +378,7 @@ class Runtime:
             served.name,
             "shadow",
             answers,
-            records,
+            json_texts(records),
             latency_ms,
             datetime.now(timezone.utc),
             shadow=True,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from loopline.store._audit import list_audit, record_audit
-from loopline.store._bulk import insert_columns, insert_rows
+from loopline.store._bulk import RawJson, insert_columns, insert_rows
 from loopline.store._checkpoint import WalCheckpointer, without_autocheckpoint
 from loopline.store._objects import ObjectRef, ObjectStore
 from loopline.store._store import Store, open_store
@@ -60,6 +60,7 @@ __all__ = [
     "MonitorReport",
     "ObjectRef",
     "ObjectStore",
+    "RawJson",
     "Run",
     "Store",
     "UseCase",

@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from itertools import chain
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import JSON, Table, insert
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import Session
 
 from loopline.store._tables import Base
 
-__all__ = ["insert_columns", "insert_rows"]
+__all__ = ["RawJson", "insert_columns", "insert_rows"]
 
 _Plan = tuple[str, list[Any]]
 _PLANS: dict[tuple[str, str, tuple[str, ...]], _Plan] = {}
@@ -58,6 +59,13 @@ def _values_sql(head: str, width: int, rows: int) -> str:
     return head + ", ".join([one] * rows)
 
 
+class RawJson(str):
+    """JSON text already written, for a JSON column: stored as it is instead of serialized again
+    (the serving path writes a row's inputs once, for its review case and its log record)."""
+
+    __slots__ = ()
+
+
 class _JsonText:
     """A JSON column's values: the engine's serializer called directly (SQLAlchemy's processor
     wraps it in two more calls per value), SQLAlchemy's own processor for ``None``."""
@@ -68,7 +76,14 @@ class _JsonText:
 
     def many(self, values: Sequence[Any]) -> list[Any]:
         serialize, process = self.serialize, self.process
-        return [process(value) if value is None else serialize(value) for value in values]
+        return [
+            value
+            if type(value) is RawJson
+            else process(value)
+            if value is None
+            else serialize(value)
+            for value in values
+        ]
 
 
 def _processed(values: Sequence[Any], process: Any) -> Sequence[Any]:
@@ -83,6 +98,13 @@ def _processed(values: Sequence[Any], process: Any) -> Sequence[Any]:
         seen[ident] if (ident := id(value)) in seen else seen.setdefault(ident, process(value))
         for value in values
     ]
+
+
+def _documents(values: Sequence[Any]) -> Sequence[Any]:
+    """Values with any :class:`RawJson` parsed back, for drivers that serialize JSON themselves."""
+    if not any(type(value) is RawJson for value in values):
+        return values
+    return [orjson.loads(str(value)) if type(value) is RawJson else value for value in values]
 
 
 def _variable_limit(connection: Any) -> int:
@@ -116,6 +138,7 @@ def insert_columns(
     connection = session.connection()
     dialect = connection.dialect
     if dialect.name != "sqlite":
+        columns = {name: _documents(values) for name, values in columns.items()}
         rows = [
             dict(zip(names, values, strict=True)) for values in zip(*columns.values(), strict=True)
         ]
