@@ -104,6 +104,17 @@ def test_every_problem_of_the_request_is_reported_at_once() -> None:
     }
 
 
+def test_a_row_with_as_many_fields_as_the_model_but_one_renamed_is_refused() -> None:
+    # the same number of keys as the signature: only reading the fields finds the difference
+    renamed = {"age": 30, "income": 1200.5, "region": "north", "bonsu": 10.0}
+    assert _problems([GOOD, renamed]) == {("records", 1, "bonsu", "unexpected-field")}
+    swapped = {"age": 30, "income": 1200.5, "colour": "red", "bonus": 10.0}
+    assert _problems([swapped, GOOD]) == {
+        ("records", 0, "region", "missing-field"),
+        ("records", 0, "colour", "unexpected-field"),
+    }
+
+
 def test_problems_are_listed_by_row_then_field_with_the_offending_value() -> None:
     with pytest.raises(ServingError) as caught:
         validate_records([{**GOOD, "income": "12"}, {**GOOD, "age": "x"}], SIGNATURE, max_rows=9)

@@ -22,8 +22,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -40,9 +39,9 @@ __all__ = ["Escalation", "EscalationPolicy"]
 _SCALAR_ROWS = 128
 
 
-@dataclass(frozen=True)
-class Escalation:
-    """The decision for one answer."""
+class Escalation(NamedTuple):
+    """The decision for one answer (a named tuple: the serving path makes one per row, and a
+    tuple is made in a third of a frozen dataclass's time)."""
 
     decision: str  # auto | review
     reasons: list[str]

@@ -154,12 +154,13 @@ def validate_columns(
     rows = len(records)
     problems: list[tuple[int, int, Problem]] = []
     names = signature.names
-    records = _check_shape(records, names, problems)
+    values = _whole_columns(records, names)
+    if values is None:  # some row is not an object, or lacks a field, or has one too many
+        records = _check_shape(records, names, problems)
+        values = _column_values(records, names)
     columns = [
-        _Column(field, index, values)
-        for index, (field, values) in enumerate(
-            zip(signature.inputs, _column_values(records, names), strict=True)
-        )
+        _Column(field, index, column)
+        for index, (field, column) in enumerate(zip(signature.inputs, values, strict=True))
     ]
     # insertion order is the signature's order; passing columns= as well would cost a reindex
     arrays = {column.field.name: _BUILDERS[column.field.logical_type](column) for column in columns}
@@ -221,6 +222,20 @@ def _check_shape(
                 loc = ("records", row, str(key))
                 problems.append((row, position, Problem(loc, "unexpected-field", msg)))
     return clean
+
+
+def _whole_columns(records: list[Any], names: list[str]) -> list[list[Any]] | None:
+    """Each field's values when every row is an object with exactly the model's fields (the
+    common case, found without looking at each row's keys: a row with every field and no more
+    keys than there are fields has no unexpected one); ``None`` otherwise."""
+    if len(names) < 2 or set(map(type, records)) != {dict}:
+        return None
+    if set(map(len, records)) != {len(names)}:
+        return None
+    try:
+        return [list(values) for values in zip(*map(itemgetter(*names), records), strict=True)]
+    except KeyError:
+        return None
 
 
 def _column_values(records: list[dict[str, Any]], names: list[str]) -> list[list[Any]]:
