@@ -4,8 +4,10 @@ Two layers, both held for the whole write:
 
 * a file lock (``fcntl.flock``) under ``<home>/locks`` serialises processes on one machine —
   enough for the embedded default (SQLite and local files);
-* on PostgreSQL, a session-level advisory lock keyed by the dataset name serialises writers on
-  different machines sharing the store.
+* on PostgreSQL, a session-level advisory lock keyed by the store's schema and the dataset name
+  serialises writers on different machines sharing the store. Advisory locks belong to the
+  database, not to a schema: keyed by the name alone, two projects whose stores are schemas of
+  one database would wait for each other's writes of a same-named dataset.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from loopline.store import Store
 __all__ = ["dataset_lock"]
 
 
-def _advisory_key(name: str) -> int:
+def _advisory_key(schema: str, name: str) -> int:
     # a stable signed 63-bit key for pg_advisory_lock
-    return int.from_bytes(hashlib.sha256(f"dataset:{name}".encode()).digest()[:8], "big") >> 1
+    digest = hashlib.sha256(f"dataset:{schema}:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 @contextlib.contextmanager
@@ -38,7 +41,8 @@ def dataset_lock(home: Path, store: Store, name: str) -> Iterator[None]:
         try:
             if store.dialect == "postgresql":
                 with store.engine.connect() as connection:
-                    key = _advisory_key(name)
+                    schema = connection.execute(text("SELECT current_schema()")).scalar()
+                    key = _advisory_key(str(schema), name)
                     connection.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
                     try:
                         yield
