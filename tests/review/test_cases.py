@@ -17,7 +17,7 @@ from loopline.review import (
     open_case,
     record_feedback,
 )
-from loopline.store import Feedback, Store, utcnow
+from loopline.store import Case, Feedback, Store, utcnow
 
 
 def _open(session, prediction_id: str = "p1", priority: float = 10.0, **extra):  # type: ignore[no-untyped-def]
@@ -205,3 +205,13 @@ def test_cases_opened_together_equal_cases_opened_one_by_one(store: Store) -> No
         # the events of the cases opened together follow the cases' order
         bulk_ids = [cases[f"bulk-{index}"].id for index in range(5)]
         assert [event.case_id for event in events if event.case_id in bulk_ids] == bulk_ids
+
+
+def test_cases_as_columns_need_every_required_column(store: Store) -> None:
+    from loopline.review import open_case_columns
+
+    with pytest.raises(ValueError, match="recommendation"), store.transaction() as session:
+        open_case_columns(session, {"use_case": ["u"], "prediction_id": ["p"]})
+    with store.transaction() as session:
+        open_case_columns(session, {"use_case": []})  # nothing to open
+        assert session.scalars(select(Case)).all() == []

@@ -107,6 +107,36 @@ def test_operations_endpoints(served: Server, rows: list[dict[str, Any]]) -> Non
     assert httpx.get(f"{served.url}/openapi.json").json()["info"]["title"] == "loopline"
 
 
+def _decision_counts(url: str) -> Counter[tuple[str, str]]:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    counts: Counter[tuple[str, str]] = Counter()
+    for family in text_string_to_metric_families(httpx.get(f"{url}/metrics").text):
+        if family.name == "loopline_decisions":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    key = (sample.labels["decision"], sample.labels["reason"])
+                    counts[key] = int(sample.value)
+    return counts
+
+
+def test_decisions_are_counted_by_reason(served: Server, rows: list[dict[str, Any]]) -> None:
+    before = _decision_counts(served.url)
+    outside = [{**row, "AGE": 500} for row in rows[:3]]  # beyond the contract's range
+    body = httpx.post(
+        f"{served.url}/api/v1/predict/credit-default", json={"records": rows[:300] + outside}
+    ).json()
+    expected: Counter[tuple[str, str]] = Counter()
+    for answer in body["predictions"]:
+        for reason in answer["reasons"] or ["none"]:
+            expected[answer["decision"], reason.split(":")[0]] += 1
+    # both decisions, and a reason with a detail counted by its kind
+    assert {"auto", "review"} <= {decision for decision, _ in expected}
+    assert expected["review", "out_of_range"] == 3
+    after = _decision_counts(served.url)
+    assert after - before == expected
+
+
 def test_concurrent_requests_are_micro_batched(served: Server, rows: list[dict[str, Any]]) -> None:
     runtime = served.app.state.runtime
     batcher = next(iter(runtime.use_cases["credit-default"].models.values())).batcher

@@ -201,16 +201,16 @@ def test_batched_columns_make_the_frame_validation_makes(
 
 
 def test_case_queue_group_commits_and_isolates_a_failing_request() -> None:
-    written: list[list[dict[str, Any]]] = []
+    written: list[dict[str, Any]] = []
 
-    def write(cases: list[dict[str, Any]]) -> None:
-        if any(case.get("bad") for case in cases):
+    def write(cases: dict[str, Any]) -> None:
+        if any(cases["bad"]):
             raise ValueError("cannot store this case")
-        written.append(list(cases))
+        written.append(cases)
 
     async def run() -> list[Any]:
         queue = CaseQueue(write)
-        requests = [[{"uid": f"{i}-{j}", "bad": i == 3} for j in range(2)] for i in range(10)]
+        requests = [{"uid": [f"{i}-{j}" for j in range(2)], "bad": [i == 3] * 2} for i in range(10)]
         outcome = await asyncio.gather(
             *(queue.open(cases) for cases in requests), return_exceptions=True
         )
@@ -222,7 +222,7 @@ def test_case_queue_group_commits_and_isolates_a_failing_request() -> None:
     assert [type(o).__name__ for o in outcome] == ["NoneType"] * 3 + ["ValueError"] + [
         "NoneType"
     ] * 6
-    uids = sorted(case["uid"] for group in written for case in group)
+    uids = sorted(uid for group in written for uid in group["uid"])
     assert uids == sorted(f"{i}-{j}" for i in range(10) if i != 3 for j in range(2))
     # the ten requests queued together: their one transaction failed, then each was written
     # on its own and only the bad one failed
@@ -232,12 +232,12 @@ def test_case_queue_group_commits_and_isolates_a_failing_request() -> None:
 def test_case_queue_needs_one_commit_for_concurrent_requests() -> None:
     commits: list[int] = []
 
-    def write(cases: list[dict[str, Any]]) -> None:
-        commits.append(len(cases))
+    def write(cases: dict[str, Any]) -> None:
+        commits.append(len(cases["uid"]))
 
     async def run() -> None:
         queue = CaseQueue(write)
-        await asyncio.gather(*(queue.open([{"uid": str(i)}]) for i in range(64)))
+        await asyncio.gather(*(queue.open({"uid": [str(i)]}) for i in range(64)))
 
     asyncio.run(run())
     assert commits == [64]  # requests that queued together: one transaction

@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from loopline.review import case_columns
 from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.store import Case, CaseEvent, Store
 
@@ -37,7 +38,7 @@ def test_concurrent_requests_cases_are_committed_with_their_events(store: Store)
 
     async def run() -> CaseQueue:
         queue = CaseQueue(writer)
-        await asyncio.gather(*(queue.open(cases) for cases in requests))
+        await asyncio.gather(*(queue.open(case_columns(cases)) for cases in requests))
         await queue.stop()
         return queue
 
@@ -62,10 +63,10 @@ def test_concurrent_requests_cases_are_committed_with_their_events(store: Store)
 
 def test_a_failed_write_is_retried_on_a_fresh_connection(store: Store) -> None:
     writer = CaseWriter(store)
-    writer([_case(0)])
+    writer(case_columns([_case(0)]))
     assert writer._connection is not None
     writer._connection.close()  # the kept connection breaks (a restarted database)
-    writer([_case(1)])
+    writer(case_columns([_case(1)]))
     writer.close()
     with store.transaction() as session:
         assert len(session.scalars(select(Case)).all()) == 2
@@ -82,13 +83,13 @@ def test_sqlite_checkpoints_run_beside_the_writer(tmp_path: Any) -> None:
     assert writer.checkpointer is not None
     writer.checkpointer.interval = 3600.0  # no checkpoint until stop()
     try:
-        writer([_case(0)])
+        writer(case_columns([_case(0)]))
         assert writer._connection is not None
         dbapi = writer._connection.connection.dbapi_connection
         assert dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
         before = os.path.getsize(path)
         for index in range(1, 200):
-            writer([_case(2 * index), _case(2 * index + 1)])
+            writer(case_columns([_case(2 * index), _case(2 * index + 1)]))
         # the commits went to the write-ahead log only: the database file has not grown
         assert os.path.getsize(path) == before
         writer.checkpointer.stop()  # the checkpoint of what the commits left

@@ -5,6 +5,7 @@ from __future__ import annotations
 from loopline.review._cases import (
     ACTIONS,
     LEASE,
+    case_columns,
     case_dict,
     claim_case,
     decide_case,
@@ -12,6 +13,7 @@ from loopline.review._cases import (
     get_case,
     list_cases,
     open_case,
+    open_case_columns,
     open_cases,
 )
 from loopline.review._escalation import Escalation, EscalationPolicy
@@ -34,6 +36,7 @@ __all__ = [
     "Escalation",
     "EscalationPolicy",
     "TunedPolicy",
+    "case_columns",
     "case_dict",
     "choose_threshold",
     "claim_case",
@@ -44,6 +47,7 @@ __all__ = [
     "get_case",
     "list_cases",
     "open_case",
+    "open_case_columns",
     "open_cases",
     "parse_target",
     "record_feedback",

@@ -16,7 +16,7 @@ for a second reviewer, and both decisions are kept for the agreement statistic.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,6 +38,7 @@ from loopline.store import (
 __all__ = [
     "ACTIONS",
     "LEASE",
+    "case_columns",
     "case_dict",
     "claim_case",
     "decide_case",
@@ -45,6 +46,7 @@ __all__ = [
     "get_case",
     "list_cases",
     "open_case",
+    "open_case_columns",
     "open_cases",
 ]
 
@@ -105,36 +107,75 @@ def open_case(
     return case
 
 
+#: What a case is opened with, beside its ``uid`` (made when missing): the keys of
+#: :func:`open_case`'s arguments. The optional ones and their defaults.
+_OPTIONAL = {"priority": 0.0, "audit_sample": False, "sampling_probability": None}
+_REQUIRED = (
+    "use_case",
+    "prediction_id",
+    "request_id",
+    "model_version",
+    "inputs",
+    "recommendation",
+    "reasons",
+    "out_of_range",
+    "sla_hours",
+)
+
+
+def case_columns(cases: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    """Cases given as dicts (the keyword arguments of :func:`open_case`, and optionally
+    ``uid``) as the columns :func:`open_case_columns` takes."""
+    columns: dict[str, list[Any]] = {name: [case[name] for case in cases] for name in _REQUIRED}
+    for name, default in _OPTIONAL.items():
+        columns[name] = [case.get(name, default) for case in cases]
+    columns["double_review"] = [case.get("double_review", False) for case in cases]
+    columns["uid"] = [case.get("uid") for case in cases]
+    return columns
+
+
 def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
-    """Open many cases with two statements (the serving path opens a request's cases together):
-    the cases, inserted column by column, and their ``open`` events, made by the database from
-    the inserted rows. A case without a ``uid`` gets a time-ordered one."""
-    if not cases:
+    """Open many cases given as dicts (see :func:`case_columns`) together."""
+    if cases:
+        open_case_columns(session, case_columns(cases))
+
+
+def open_case_columns(session: Session, columns: Mapping[str, Sequence[Any]]) -> None:
+    """Open many cases given as columns, with two statements (the serving path opens a
+    request's cases together): the cases, inserted column by column, and their ``open``
+    events, made by the database from the inserted rows.
+
+    ``columns`` maps :func:`open_case`'s argument names (the required ones, any of
+    ``priority``, ``audit_sample``, ``sampling_probability``, ``double_review``, and ``uid``)
+    to one value per case. A case whose ``uid`` is missing or empty gets a time-ordered one.
+    """
+    count = len(columns["use_case"])
+    if count == 0:
         return
+    missing = [name for name in _REQUIRED if name not in columns]
+    if missing:
+        raise ValueError(f"cases without {missing}: every case needs {list(_REQUIRED)}")
     now = utcnow()
-    count = len(cases)
-    due = {hours: now + timedelta(hours=hours) for hours in {spec["sla_hours"] for spec in cases}}
-    fresh = iter(uuid7_hex(sum(1 for spec in cases if not spec.get("uid"))))
-    columns = {
-        "uid": [spec.get("uid") or dashed(next(fresh)) for spec in cases],
-        "use_case": [spec["use_case"] for spec in cases],
-        "prediction_id": [spec["prediction_id"] for spec in cases],
-        "request_id": [spec["request_id"] for spec in cases],
-        "model_version": [spec["model_version"] for spec in cases],
-        "inputs": [spec["inputs"] for spec in cases],
-        "recommendation": [spec["recommendation"] for spec in cases],
-        "reasons": [spec["reasons"] for spec in cases],
-        "out_of_range": [spec["out_of_range"] for spec in cases],
-        "priority": [spec.get("priority") or 0.0 for spec in cases],
+    sla = columns["sla_hours"]
+    due = {hours: now + timedelta(hours=hours) for hours in set(sla)}
+    uids = list(columns.get("uid") or [None] * count)
+    if not all(uids):
+        fresh = iter(uuid7_hex(sum(1 for uid in uids if not uid)))
+        uids = [uid or dashed(next(fresh)) for uid in uids]
+    priority = columns.get("priority")
+    values: dict[str, Sequence[Any]] = {
+        "uid": uids,
+        **{name: columns[name] for name in _REQUIRED if name != "sla_hours"},
+        "priority": [0.0] * count if priority is None else [p or 0.0 for p in priority],
         "tier": [0] * count,
         "status": ["open"] * count,
-        "audit_sample": [spec.get("audit_sample", False) for spec in cases],
-        "sampling_probability": [spec.get("sampling_probability") for spec in cases],
-        "double_review": [spec.get("double_review", False) for spec in cases],
-        "due_at": [due[spec["sla_hours"]] for spec in cases],
+        "audit_sample": columns.get("audit_sample") or [False] * count,
+        "sampling_probability": columns.get("sampling_probability") or [None] * count,
+        "double_review": columns.get("double_review") or [False] * count,
+        "due_at": [due[hours] for hours in sla],
         "created_at": [now] * count,
     }
-    case_ids = insert_columns(session, Case, columns, ids=True)
+    case_ids = insert_columns(session, Case, values, ids=True)
     session.execute(_open_events(session.get_bind().dialect.name, case_ids))
 
 

@@ -138,40 +138,40 @@ def _cases(
     escalations: list[Any],
     opened: dict[int, str],
     spec: ProjectSpec,
-) -> list[dict[str, Any]]:
-    """The review cases of one request: ``opened`` maps answer positions to case ids, in order.
+) -> dict[str, list[Any]]:
+    """The review cases of one request, as columns for ``open_case_columns`` (empty when none
+    is opened): ``opened`` maps answer positions to case ids, in order.
 
     Double review is drawn for escalated (not audit-sampled) cases, in row order.
     """
     if not opened:
-        return []
+        return {}
     escalation_spec = spec.serving.escalation
     sla_hours, rate = escalation_spec.sla_hours, escalation_spec.double_review_rate
-    first = answers[next(iter(opened))]  # one model answered: every answer has the same keys
-    keys = [k for k in _RECOMMENDATION if k in first]
+    rows = list(opened)
+    count = len(rows)
+    chosen = [answers[index] for index in rows]
+    decided = [escalations[index] for index in rows]
+    keys = [k for k in _RECOMMENDATION if k in chosen[0]]  # one model: the same keys
     draw = random.random
-    cases = []
-    for index, case_id in opened.items():
-        answer, escalation = answers[index], escalations[index]
-        cases.append(
-            {
-                "use_case": use_case,
-                "prediction_id": answer["prediction_id"],
-                "request_id": request_id,
-                "model_version": answer["model_version"],
-                "inputs": RawJson(inputs[index]),
-                "recommendation": {k: answer[k] for k in keys},
-                "reasons": escalation.reasons,
-                "out_of_range": out_of_range[index],
-                "priority": escalation.expected_cost_auto,
-                "sla_hours": sla_hours,
-                "audit_sample": escalation.audit_sample,
-                "sampling_probability": escalation.sampling_probability,
-                "double_review": escalation.decision == "review" and draw() < rate,
-                "uid": case_id,
-            }
-        )
-    return cases
+    return {
+        "uid": list(opened.values()),
+        "use_case": [use_case] * count,
+        "prediction_id": [answer["prediction_id"] for answer in chosen],
+        "request_id": [request_id] * count,
+        "model_version": [answer["model_version"] for answer in chosen],
+        "inputs": [RawJson(inputs[index]) for index in rows],
+        "recommendation": [{k: answer[k] for k in keys} for answer in chosen],
+        "reasons": [escalation.reasons for escalation in decided],
+        "out_of_range": [out_of_range[index] for index in rows],
+        "priority": [escalation.expected_cost_auto for escalation in decided],
+        "sla_hours": [sla_hours] * count,
+        "audit_sample": [escalation.audit_sample for escalation in decided],
+        "sampling_probability": [escalation.sampling_probability for escalation in decided],
+        "double_review": [
+            escalation.decision == "review" and draw() < rate for escalation in decided
+        ],
+    }
 
 
 def _logged(

@@ -8,8 +8,10 @@ never a 500.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -140,6 +142,10 @@ class _Metrics:
         return found
 
 
+_DECISION = itemgetter("decision")
+_REASONS = itemgetter("reasons")
+
+
 def _json(data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
     return Response(
         orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY),
@@ -219,11 +225,20 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         metrics.child("requests", *labels).inc()
         metrics.child("latency", *labels).observe(answer.latency_ms / 1000)
         metrics.child("rows", use_case).observe(len(answer.predictions))
-        counts: dict[tuple[str, str], int] = {}
-        for item in answer.predictions:
-            for reason in item["reasons"] or ["none"]:
-                key = (item["decision"], reason.split(":")[0])
-                counts[key] = counts.get(key, 0) + 1
+        # rows counted by their (decision, reasons) in C; each distinct combination's reasons
+        # are then split once (a request's rows share a handful of combinations)
+        predictions = answer.predictions
+        combinations = collections.Counter(
+            zip(
+                map(_DECISION, predictions),
+                map(tuple, map(_REASONS, predictions)),
+                strict=True,
+            )
+        )
+        counts: collections.Counter[tuple[str, str]] = collections.Counter()
+        for (decision, reasons), count in combinations.items():
+            for reason in reasons or ("none",):
+                counts[decision, reason.split(":")[0]] += count
         for (decision, reason), count in counts.items():
             metrics.child("decisions", use_case, decision, reason).inc(count)
 
@@ -413,7 +428,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         champion = next(a for a in served.arms if a["role"] == "champion")
         return list(served.models[champion["model_version_id"]].model.classes)
 
-    add_review_routes(app, ws, actor, classes, lambda: dict(runtime.recent))
+    add_review_routes(app, ws, actor, classes, runtime.recent)
     add_monitoring_routes(app, ws, actor)
     add_experiment_routes(app, ws, actor)
     from loopline.ui import add_ui_routes  # the UI imports serving types; import it last

@@ -11,8 +11,8 @@ commit. Each caller still awaits the commit that carries its cases.
 If a group's transaction fails, its requests' cases are written again one request at a time, so
 only the request whose cases cannot be written gets the error.
 
-:class:`CaseWriter` does the writing with ``open_cases`` (cases, their ``open`` events) on one
-connection kept open in one thread: the store opens a new SQLite connection per transaction, and
+:class:`CaseWriter` does the writing with ``open_case_columns`` (cases, their ``open`` events) on
+one connection kept open in one thread: the store opens a new SQLite connection per transaction, and
 opening (pragmas) and closing it (the last connection checkpoints the WAL) cost several times the
 insert itself. On SQLite its WAL checkpoints run in a thread of their own (``WalCheckpointer``),
 so no request waits for one. Should that connection fail, the write is retried through
@@ -25,29 +25,45 @@ import asyncio
 import contextlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from itertools import chain
 from typing import Any
 
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from loopline.review import open_cases
+from loopline.review import open_case_columns
 from loopline.store import Store, WalCheckpointer, without_autocheckpoint
 
-__all__ = ["CaseQueue", "CaseWriter"]
+__all__ = ["CaseQueue", "CaseWriter", "case_count"]
 
 _LOG = logging.getLogger("loopline.serving")
 
-Cases = list[dict[str, Any]]
+#: A request's cases as columns (see ``open_case_columns``): names to one value per case.
+Cases = Mapping[str, Sequence[Any]]
+
+
+def case_count(cases: Cases) -> int:
+    """How many cases the columns hold."""
+    for values in cases.values():
+        return len(values)
+    return 0
+
+
+def _joined(groups: list[Cases]) -> Cases:
+    """The cases of several requests, one after the other, as one set of columns."""
+    if len(groups) == 1:
+        return groups[0]
+    return {name: list(chain.from_iterable(g[name] for g in groups)) for name in groups[0]}
 
 
 class CaseQueue:
     """Group-commits the cases of concurrent requests.
 
     Args:
-        write: Writes a list of cases in one transaction (runs in a worker thread); for example
-            ``open_cases`` inside ``store.transaction()``.
+        write: Writes cases, given as columns, in one transaction (runs in a worker thread);
+            for example ``open_case_columns`` inside ``store.transaction()``.
     """
 
     def __init__(self, write: Callable[[Cases], None]) -> None:
@@ -63,11 +79,11 @@ class CaseQueue:
     @property
     def depth(self) -> int:
         """Cases waiting for the next commit."""
-        return sum(len(cases) for cases, _ in self._pending)
+        return sum(case_count(cases) for cases, _ in self._pending)
 
     async def open(self, cases: Cases) -> None:
         """Return once ``cases`` are committed (raises what the write raised for them)."""
-        if not cases:
+        if not case_count(cases):
             return
         loop = asyncio.get_running_loop()
         future: asyncio.Future[None] = loop.create_future()
@@ -97,7 +113,7 @@ class CaseQueue:
         while self._pending:
             group, self._pending = self._pending, []
             try:
-                await self._call([case for cases, _ in group for case in cases])
+                await self._call(_joined([cases for cases, _ in group]))
             except Exception as exc:
                 if len(group) == 1:  # nothing to separate: this request's cases failed
                     if not group[0][1].done():
@@ -106,7 +122,7 @@ class CaseQueue:
                     await self._write_each(group)
                 continue
             self.commits += 1
-            self.written += sum(len(cases) for cases, _ in group)
+            self.written += sum(case_count(cases) for cases, _ in group)
             for _, future in group:
                 if not future.done():
                     future.set_result(None)
@@ -121,13 +137,13 @@ class CaseQueue:
                     future.set_exception(exc)
                 continue
             self.commits += 1
-            self.written += len(cases)
+            self.written += case_count(cases)
             if not future.done():
                 future.set_result(None)
 
 
 class CaseWriter:
-    """Writes cases with ``open_cases`` in one transaction, on a connection it keeps open.
+    """Writes cases with ``open_case_columns`` in one transaction, on a connection it keeps open.
 
     Call it from one thread only (the case queue's).
 
@@ -152,7 +168,7 @@ class CaseWriter:
             _LOG.warning("writing cases on the kept connection failed; retrying", exc_info=True)
             self.close()  # a broken or refused connection: start again on a fresh one
             with self.store.transaction() as session:
-                open_cases(session, cases)
+                open_case_columns(session, cases)
 
     def _write(self, cases: Cases) -> None:
         if self._thread is not None and self._thread != threading.get_ident():
@@ -164,7 +180,7 @@ class CaseWriter:
                 without_autocheckpoint(self._connection.connection.dbapi_connection)
         session = Session(bind=self._connection)
         try:
-            open_cases(session, cases)
+            open_case_columns(session, cases)
             session.commit()
         except BaseException:
             session.rollback()

@@ -31,6 +31,7 @@ from loopline.review import (
 from loopline.review._report import review_report
 from loopline.review._webhooks import notify_decision
 from loopline.serving._log import read_predictions
+from loopline.serving._recent import RecentPredictions
 from loopline.store import CaseEvent
 
 __all__ = ["add_review_routes"]
@@ -60,7 +61,7 @@ def add_review_routes(
     ws: Workspace,
     actor: Actor,
     classes: Callable[[str], list[Any]],
-    recent: Callable[[], dict[str, str]],
+    recent: RecentPredictions,
 ) -> None:
     """Register the case and feedback routes; ``actor`` authenticates and names the caller."""
 
@@ -239,8 +240,7 @@ def add_review_routes(
                 )
             use_case = ws.project.spec.name
             log = read_predictions(ws.settings.home / "predictions", use_case)
-            known = recent()
-            resolved = [_resolve(item, log, known) for item in items]
+            resolved = [_resolve(item, log, recent) for item in items]
             allowed = [_plain(c) for c in classes(use_case)]
             for _, item in resolved:
                 source = str(item.get("source", "label"))
@@ -278,7 +278,7 @@ def _plain(value: Any) -> Any:
 
 
 def _resolve(
-    item: dict[str, Any], log: pl.DataFrame, recent: dict[str, str]
+    item: dict[str, Any], log: pl.DataFrame, recent: RecentPredictions
 ) -> tuple[str, dict[str, Any]]:
     if "prediction_id" in item:
         prediction_id = str(item["prediction_id"])
@@ -293,7 +293,7 @@ def _resolve(
             )
         return prediction_id, item
     if "request_id" in item:
-        pending = [p for p, r in recent.items() if r == str(item["request_id"])]
+        pending = recent.of_request(str(item["request_id"]))
         if len(pending) == 1:
             return pending[0], item
         if len(pending) > 1:

@@ -14,12 +14,11 @@ import functools
 import gc
 import logging
 import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from loopline._ids import dashed, uuid7_hex
+from loopline._ids import dashed_all, uuid7_hex
 from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.registry import load_model
@@ -37,6 +36,7 @@ from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import check_row_count
 from loopline.serving._log import PredictionLog, json_texts
+from loopline.serving._recent import RecentPredictions
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer
 from loopline.spec import ProjectSpec
@@ -109,8 +109,8 @@ class Runtime:
         self._retired: list[MicroBatcher] = []
         self.canary = CanaryWatch()
         self._background: set[asyncio.Task[None]] = set()
-        # prediction id -> request id of recent answers, for feedback posted before a log flush
-        self.recent: OrderedDict[str, str] = OrderedDict()
+        # recent answers' ids, for feedback posted before a log flush
+        self.recent = RecentPredictions(_RECENT)
 
     async def start(self) -> None:
         """Load the current deployment and start the log writer and the reload loop."""
@@ -284,7 +284,7 @@ class Runtime:
         # releases the GIL, and under load each one waits to get it back
         ids = uuid7_hex(count + len(escalated) + 1)
         request_id = ids[-1]
-        opened = {index: dashed(ids[count + k]) for k, index in enumerate(escalated)}
+        opened = dict(zip(escalated, dashed_all(ids[count:-1]), strict=True))
         latency_ms = (time.perf_counter() - started) * 1000
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
@@ -297,8 +297,7 @@ class Runtime:
             answer["arm"] = role
             if decision == "review":
                 answer["case_id"] = opened[index]
-        recent = self.recent
-        recent.update(dict.fromkeys(ids[:count], request_id))
+        self.recent.add(request_id, ids[:count])
         inputs = json_texts(records)  # once, for the log and the review cases
         logged = _logged(
             name, request_id, unit_key, model_version, role, answers, inputs, latency_ms, now
@@ -306,8 +305,6 @@ class Runtime:
         cases = _cases(
             name, request_id, answers, inputs, out_of_range, escalations, opened, use_case.spec
         )
-        while len(recent) > _RECENT:
-            recent.popitem(last=False)
         if cases:  # durable before the caller is told a person will decide (group commit)
             await self.cases.open(cases)
         await self.log.put(logged)
