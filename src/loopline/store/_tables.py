@@ -393,7 +393,7 @@ class Case(Base):
     recommendation: Mapped[dict[str, Any]]
     reasons: Mapped[list[Any]]
     out_of_range: Mapped[list[Any]]
-    priority: Mapped[float] = mapped_column(index=True)
+    priority: Mapped[float]
     tier: Mapped[int] = mapped_column(default=0)
     status: Mapped[str] = mapped_column(String(20))
     audit_sample: Mapped[bool] = mapped_column(default=False)
