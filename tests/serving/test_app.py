@@ -227,3 +227,22 @@ def test_every_answer_is_logged(served: Server, rows: list[dict[str, Any]]) -> N
     frame = read_predictions(served.ws.settings.home / "predictions", "credit-default")
     mine = frame.filter(frame["request_id"] == body["request_id"])
     assert mine["unit_key"].to_list() == ["customer-7"] * 5
+
+
+def test_the_server_process_shortens_the_gil_switch_interval(
+    served: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from loopline.serving._factory import SWITCH_INTERVAL, make_app
+
+    monkeypatch.setenv("LOOPLINE_PROJECT", str(served.ws.settings.project_dir))
+    monkeypatch.setenv("LOOPLINE_AUTH", "off")
+    before = sys.getswitchinterval()
+    try:
+        app = make_app()
+        assert app.title == "loopline"
+        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
+        assert before > SWITCH_INTERVAL  # shorter than Python's default of 5 ms
+    finally:
+        sys.setswitchinterval(before)
