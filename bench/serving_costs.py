@@ -52,7 +52,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
     from loopline._workspace import open_workspace
     from loopline.serving._answers import _Request, _score_batch
     from loopline.serving._batcher import BatchJob, batch_frame
-    from loopline.serving._case_queue import CaseWriter
+    from loopline.serving._case_queue import CaseWriter, case_count
     from loopline.serving._inputs import validate_columns
     from loopline.serving._log import write_records
     from loopline.serving._runtime import Runtime
@@ -109,7 +109,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
         steps["model thread in all (the rows above)"] = model_thread
         captured: dict[str, list[Any]] = {}
 
-        async def keep_cases(cases: list[dict[str, Any]]) -> None:
+        async def keep_cases(cases: dict[str, list[Any]]) -> None:  # columns
             captured["cases"] = cases
 
         async def keep_log(logged: Any) -> None:
@@ -128,15 +128,17 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
             loop_times.append((time.perf_counter() - started) * 1000)
         steps["whole request without case and log writes"] = statistics.median(loop_times[1:])
         del response
-        cases = captured.get("cases", [])
-        steps["review cases opened"] = float(len(cases))
+        cases: Any = captured.get("cases", {})
+        count = case_count(cases)
+        steps["review cases opened"] = float(count)
         writer = CaseWriter(ws.store)
         fresh = iter(range(10**9))
 
         def write_cases() -> None:
-            writer([dict(case, uid=None, prediction_id=f"bench-{next(fresh)}") for case in cases])
+            fresh_ids = [f"bench-{next(fresh)}" for _ in range(count)]
+            writer({**cases, "uid": [None] * count, "prediction_id": fresh_ids})
 
-        if cases:
+        if count:
             steps["commit the review cases (SQLite)"] = _median_ms(write_cases, repeat)
         writer.close()
         folder = Path(tempfile.mkdtemp(prefix="loopline-costs-log-"))
