@@ -149,7 +149,7 @@ def open_case_columns(session: Session, columns: Mapping[str, Sequence[Any]]) ->
     ``priority``, ``audit_sample``, ``sampling_probability``, ``double_review``, and ``uid``)
     to one value per case. A case whose ``uid`` is missing or empty gets a time-ordered one.
     """
-    count = len(columns["use_case"])
+    count = len(next(iter(columns.values()), ()))
     if count == 0:
         return
     missing = [name for name in _REQUIRED if name not in columns]

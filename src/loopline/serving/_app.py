@@ -428,7 +428,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         champion = next(a for a in served.arms if a["role"] == "champion")
         return list(served.models[champion["model_version_id"]].model.classes)
 
-    add_review_routes(app, ws, actor, classes, runtime.recent)
+    add_review_routes(app, ws, actor, classes, runtime.recent.mapping)
     add_monitoring_routes(app, ws, actor)
     add_experiment_routes(app, ws, actor)
     from loopline.ui import add_ui_routes  # the UI imports serving types; import it last

@@ -12,9 +12,9 @@ class RecentPredictions:
     """The prediction ids of the latest requests (at least ``limit`` predictions' worth).
 
     A request is remembered as one entry, its ids as the list the answers carry, so the serving
-    path pays one append per request instead of one dictionary entry per row. Lookups scan the
-    entries (feedback is rare next to predictions) over a snapshot, so they may run in another
-    thread while the event loop adds requests.
+    path pays one append per request instead of one dictionary entry per row. Feedback, rare
+    next to predictions, asks for :meth:`mapping` once per call; it is built from a snapshot, so
+    it may be built in another thread while the event loop adds requests.
     """
 
     def __init__(self, limit: int) -> None:
@@ -36,12 +36,10 @@ class RecentPredictions:
         """The predictions remembered."""
         return self._rows
 
-    def __contains__(self, prediction_id: object) -> bool:
-        return any(prediction_id in ids for _, ids in tuple(self._requests))
-
-    def of_request(self, request_id: str) -> list[str]:
-        """The prediction ids a remembered request was answered with (empty if forgotten)."""
-        for remembered, ids in reversed(tuple(self._requests)):
-            if remembered == request_id:
-                return list(ids)
-        return []
+    def mapping(self) -> dict[str, str]:
+        """Each remembered prediction id to the id of the request it answered."""
+        return {
+            prediction_id: request_id
+            for request_id, ids in tuple(self._requests)
+            for prediction_id in ids
+        }

@@ -31,7 +31,6 @@ from loopline.review import (
 from loopline.review._report import review_report
 from loopline.review._webhooks import notify_decision
 from loopline.serving._log import read_predictions
-from loopline.serving._recent import RecentPredictions
 from loopline.store import CaseEvent
 
 __all__ = ["add_review_routes"]
@@ -61,7 +60,7 @@ def add_review_routes(
     ws: Workspace,
     actor: Actor,
     classes: Callable[[str], list[Any]],
-    recent: RecentPredictions,
+    recent: Callable[[], dict[str, str]],
 ) -> None:
     """Register the case and feedback routes; ``actor`` authenticates and names the caller."""
 
@@ -240,7 +239,8 @@ def add_review_routes(
                 )
             use_case = ws.project.spec.name
             log = read_predictions(ws.settings.home / "predictions", use_case)
-            resolved = [_resolve(item, log, recent) for item in items]
+            known = recent()
+            resolved = [_resolve(item, log, known) for item in items]
             allowed = [_plain(c) for c in classes(use_case)]
             for _, item in resolved:
                 source = str(item.get("source", "label"))
@@ -278,7 +278,7 @@ def _plain(value: Any) -> Any:
 
 
 def _resolve(
-    item: dict[str, Any], log: pl.DataFrame, recent: RecentPredictions
+    item: dict[str, Any], log: pl.DataFrame, recent: dict[str, str]
 ) -> tuple[str, dict[str, Any]]:
     if "prediction_id" in item:
         prediction_id = str(item["prediction_id"])
@@ -293,7 +293,7 @@ def _resolve(
             )
         return prediction_id, item
     if "request_id" in item:
-        pending = recent.of_request(str(item["request_id"]))
+        pending = [p for p, r in recent.items() if r == str(item["request_id"])]
         if len(pending) == 1:
             return pending[0], item
         if len(pending) > 1:
