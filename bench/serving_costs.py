@@ -56,6 +56,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
     from loopline.serving._inputs import validate_columns
     from loopline.serving._log import write_records
     from loopline.serving._runtime import Runtime
+    from loopline.serving._scoring import Scorer
 
     ws = open_workspace(project)
     runtime = Runtime(ws)
@@ -65,7 +66,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
         await runtime.start()
         use_case = runtime.use_case(http_bench.USE_CASE)
         served = next(iter(use_case.models.values()))
-        scorer = served.batcher.predict.args[0]
+        scorer = Scorer(served.model)  # the model stage, here in this thread
         signature = served.model.signature
         job = _Request(signature, use_case.policy)
         records = orjson.loads(body)["records"]

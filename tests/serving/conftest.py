@@ -17,13 +17,17 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pandas as pd
 import pytest
 import uvicorn
 import yaml
 
 from loopline import _api, _api_models, _api_serving
+from loopline._api_models import load_trained_model
 from loopline._workspace import Workspace
 from loopline.serving import create_app
+from loopline.serving._inputs import validate_records
+from loopline.training import TrainedModel
 from tests.conftest import EXAMPLE
 
 
@@ -142,3 +146,19 @@ def rows(served: Server) -> list[dict[str, Any]]:
 
 def project_dir(server: Server) -> Path:
     return server.ws.settings.project_dir
+
+
+@pytest.fixture(scope="session")
+def trained(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[TrainedModel, pd.DataFrame]]:
+    """The credit example's model (with its novelty detector) and 600 validated input rows."""
+    ws: Workspace = deployed_project(tmp_path_factory.mktemp("scoring"), auth=False)
+    try:
+        model = load_trained_model(ws, "credit-default@1")
+        data = _api.load("credit", project=ws.settings.project_dir).head(600)
+        records = data.drop("ID", "default_payment_next_month").to_dicts()
+        frame, _ = validate_records(records, model.signature, max_rows=1000)
+        yield model, frame
+    finally:
+        ws.close()

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -18,9 +17,6 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import IsolationForest
 
-from loopline import _api
-from loopline._api_models import load_trained_model
-from loopline._workspace import Workspace
 from loopline.review import EscalationPolicy
 from loopline.serving._batcher import BatchJob, MicroBatcher
 from loopline.serving._case_queue import CaseQueue
@@ -28,7 +24,6 @@ from loopline.serving._inputs import validate_columns, validate_records
 from loopline.serving._scoring import FlatForest, Scorer
 from loopline.spec import Costs, EscalationSpec
 from loopline.training import TrainedModel
-from tests.serving.conftest import deployed_project
 
 COSTS = Costs(false_positive=50, false_negative=500, review=8)
 
@@ -80,22 +75,6 @@ def test_flat_forest_refuses_the_wrong_width() -> None:
     forest = IsolationForest(n_estimators=5, random_state=0).fit(np.zeros((20, 3)) + np.eye(20, 3))
     with pytest.raises(ValueError, match="expected 3 features"):
         FlatForest(forest).score_samples(np.zeros((2, 4)))
-
-
-@pytest.fixture(scope="module")
-def trained(
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[tuple[TrainedModel, pd.DataFrame]]:
-    """The credit example's model (with its novelty detector) and 600 validated input rows."""
-    ws: Workspace = deployed_project(tmp_path_factory.mktemp("scoring"), auth=False)
-    try:
-        model = load_trained_model(ws, "credit-default@1")
-        data = _api.load("credit", project=ws.settings.project_dir).head(600)
-        records = data.drop("ID", "default_payment_next_month").to_dicts()
-        frame, _ = validate_records(records, model.signature, max_rows=1000)
-        yield model, frame
-    finally:
-        ws.close()
 
 
 def test_scorer_matches_the_trained_model(trained: tuple[TrainedModel, pd.DataFrame]) -> None:

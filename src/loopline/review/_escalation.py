@@ -90,6 +90,8 @@ class EscalationPolicy:
         self.rules = [(text, parse(text), compile_rule(parse(text))) for text in escalation.rules]
         #: every name the rules refer to: only those columns are read from the inputs
         self._rule_names = {name for _, node, _ in self.rules for name in names(node)}
+        #: The audit sampler's seed (``None``: unpredictable).
+        self.seed = seed
         self.random = random.Random(seed)  # noqa: S311  (statistical sampling, not security)
         fp, fn, review = costs.false_positive, costs.false_negative, costs.review
         self.band: tuple[float, float] | None = None

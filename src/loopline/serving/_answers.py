@@ -12,7 +12,7 @@ from loopline.errors import ServingError
 from loopline.review import EscalationPolicy
 from loopline.serving._batcher import BatchJob, batch_frame
 from loopline.serving._inputs import validate_columns
-from loopline.serving._log import LoggedRequest
+from loopline.serving._log import LoggedRequest, json_texts
 from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
 from loopline.store import RawJson
@@ -37,8 +37,9 @@ def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list
     """In the model thread: validate, score and decide a micro-batch, each once.
 
     ``parts`` are the jobs' records. Returns per job either its answers (without decisions), its
-    escalations (``None`` without a policy) and its rows' out-of-range fields, or the
-    :class:`ServingError` its rows got from validation (only that request fails). Jobs are
+    escalations (``None`` without a policy), its rows' out-of-range fields and its rows' inputs
+    as JSON text (for the log and the review cases), or the :class:`ServingError` its rows got
+    from validation (only that request fails). Jobs are
     decided in their order, so the audit sampler draws in the order the requests arrived.
     """
     results: list[Any] = [None] * len(jobs)
@@ -99,7 +100,8 @@ def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list
             decided[k] = escalations[job_start - begin : job_end - begin]
         index = group_end + 1
     for k, job_start, job_end in spans:
-        results[k] = (scores.answers(job_start, job_end), decided.get(k), out_of_range[k])
+        answers = scores.answers(job_start, job_end)
+        results[k] = (answers, decided.get(k), out_of_range[k], json_texts(parts[k]))
     return results
 
 

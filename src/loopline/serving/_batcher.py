@@ -94,6 +94,9 @@ class MicroBatcher:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self.executor.shutdown(wait=True)
+        close = getattr(self.predict, "close", None)
+        if close is not None:  # a predict that holds resources (a model process)
+            await asyncio.to_thread(close)
 
     async def submit(self, rows: Rows | list[Any], context: Any = None) -> Any:
         """Predict ``rows`` (a frame, columns of equal length, or a list of records when the

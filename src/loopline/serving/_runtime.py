@@ -35,7 +35,8 @@ from loopline.serving._canary import CanaryWatch
 from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import check_row_count
-from loopline.serving._log import PredictionLog, json_texts
+from loopline.serving._log import PredictionLog
+from loopline.serving._model_process import ModelProcess
 from loopline.serving._recent import RecentPredictions
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer
@@ -204,13 +205,19 @@ class Runtime:
                 models[key] = current.models[key]
                 continue
             model = await asyncio.to_thread(load_model, self.ws.objects, prefix, manifest)
+            name = f"{use_case}@{version}"
+            predict: Any = (
+                await asyncio.to_thread(ModelProcess, model, name)
+                if spec.serving.model_process
+                else functools.partial(_score_batch, Scorer(model))
+            )
             batcher = MicroBatcher(
-                functools.partial(_score_batch, Scorer(model)),
+                predict,
                 max_batch_rows=spec.serving.max_batch_size,
                 max_wait_ms=spec.serving.max_wait_ms,
                 build_frame=False,  # _score_batch validates the records and builds the frame
             )
-            models[key] = ServedModel(f"{use_case}@{version}", version, model, batcher)
+            models[key] = ServedModel(name, version, model, batcher)
         self.use_cases[spec.name] = _UseCase(
             spec,
             revision,
@@ -275,7 +282,7 @@ class Runtime:
             ) from exc
         if isinstance(result, ServingError):
             raise result  # this request's rows do not fit the signature (a 422)
-        answers, escalations, out_of_range = result
+        answers, escalations, out_of_range, inputs = result
         count = len(answers)
         escalated = [
             i for i, e in enumerate(escalations) if e.decision == "review" or e.audit_sample
@@ -298,7 +305,6 @@ class Runtime:
             if decision == "review":
                 answer["case_id"] = opened[index]
         self.recent.add(request_id, ids[:count])
-        inputs = json_texts(records)  # once, for the log and the review cases
         logged = _logged(
             name, request_id, unit_key, model_version, role, answers, inputs, latency_ms, now
         )
@@ -357,7 +363,7 @@ class Runtime:
             return
         if isinstance(result, ServingError):
             return
-        answers = result[0]
+        answers, inputs = result[0], result[3]
         latency_ms = (time.perf_counter() - started) * 1000
         ids = uuid7_hex(len(answers))
         for index, answer in enumerate(answers):
@@ -375,7 +381,7 @@ class Runtime:
             served.name,
             "shadow",
             answers,
-            json_texts(records),
+            inputs,
             latency_ms,
             datetime.now(timezone.utc),
             shadow=True,

@@ -308,6 +308,9 @@ class ServingSpec(_Strict):
     rollout: RolloutSpec = RolloutSpec()
     max_batch_size: int = Field(default=2048, ge=1)
     max_wait_ms: float = Field(default=0.0, ge=0)
+    #: Run each model's validation, scores and decisions in a process of its own (``False``:
+    #: in a thread of the server's process).
+    model_process: bool = True
 
 
 class DriftSpec(_Strict):

@@ -1,0 +1,113 @@
+"""The model stage in a process of its own answers exactly as the model thread does.
+
+Results against ``_score_batch`` in this process (answers, escalations with their audit draws,
+out-of-range fields, inputs as JSON, an invalid request's error); the audit sampler's stream
+continuing across batches; a child that dies failing only its batch; ``close`` stopping it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from loopline.errors import ServingError
+from loopline.review import Escalation, EscalationPolicy
+from loopline.serving._answers import _Request, _score_batch
+from loopline.serving._batcher import BatchJob
+from loopline.serving._model_process import ModelProcess, ModelProcessError
+from loopline.serving._scoring import Scorer
+from loopline.spec import Costs, EscalationSpec
+from loopline.training import TrainedModel
+
+COSTS = Costs(false_positive=50, false_negative=500, review=8)
+# half the automatic answers are audit-sampled: every batch draws from the sampler
+SPEC = EscalationSpec(confidence_below=0.7, audit_sample_rate=0.5)
+
+
+def _jobs(parts: list[list[dict[str, Any]]], request: _Request) -> list[BatchJob]:
+    jobs, start = [], 0
+    for part in parts:
+        jobs.append(BatchJob(start, start + len(part), request))
+        start += len(part)
+    return jobs
+
+
+@pytest.fixture(scope="module")
+def process(trained: tuple[TrainedModel, pd.DataFrame]) -> Any:
+    child = ModelProcess(trained[0], "credit-default@1")
+    yield child
+    child.close()
+
+
+def test_the_child_answers_as_the_model_thread_does(
+    trained: tuple[TrainedModel, pd.DataFrame], process: ModelProcess
+) -> None:
+    model, frame = trained
+    records = frame.head(300).to_dict("records")
+    bad = [dict(row) for row in records[100:103]]
+    bad[2]["AGE"] = "old"
+    parts = [records[:100], bad, records[103:300]]
+    here = _Request(model.signature, EscalationPolicy(SPEC, COSTS, seed=7))
+    there = _Request(model.signature, EscalationPolicy(SPEC, COSTS, seed=7))
+    for _ in range(2):  # the second batch continues the sampler's stream on both sides
+        expected = _score_batch(Scorer(model), parts, _jobs(parts, here))
+        got = process(parts, _jobs(parts, there))
+        assert isinstance(got[1], ServingError)
+        assert got[1].status == 422
+        assert [p.loc for p in got[1].problems] == [("records", 2, "AGE")]
+        for k in (0, 2):
+            assert got[k] == expected[k]
+            assert all(type(e) is Escalation for e in got[k][1])
+        audited = [e.audit_sample for e in got[0][1] + got[2][1]]
+        assert 0 < sum(audited) < len(audited)  # the draws were made, and compared
+    shadow = process([records[:5]], _jobs([records[:5]], _Request(model.signature, None)))
+    assert shadow[0][1] is None  # a shadow's copy is not decided
+    assert shadow[0][0] == expected[0][0][:5]
+
+
+def test_unseeded_policies_draw_their_own_stream_in_each_child(
+    trained: tuple[TrainedModel, pd.DataFrame], process: ModelProcess
+) -> None:
+    model, frame = trained
+    records = frame.to_dict("records")
+    policy = EscalationPolicy(SPEC, COSTS)  # unpredictable, as a production server's
+    other = ModelProcess(model, "credit-default@1")
+    try:
+        draws = [
+            [
+                e.audit_sample
+                for e in child([records], _jobs([records], _Request(model.signature, policy)))[0][1]
+            ]
+            for child in (process, other)
+        ]
+    finally:
+        other.close()
+    assert draws[0] != draws[1]  # 600 rows, half of them audit draws: equal by chance ~2^-150
+
+
+def test_a_dead_child_fails_its_batch_and_the_next_one_starts_a_new_child(
+    trained: tuple[TrainedModel, pd.DataFrame],
+) -> None:
+    model, frame = trained
+    records = frame.head(3).to_dict("records")
+    jobs = _jobs([records], _Request(model.signature, None))
+    child = ModelProcess(model, "credit-default@1")
+    try:
+        first = child.pid
+        assert first is not None
+        os.kill(first, signal.SIGKILL)
+        with pytest.raises(ModelProcessError, match="died"):
+            child([records], jobs)
+        answers = child([records], jobs)[0][0]
+        second = child.pid
+        assert second not in (None, first)
+        assert answers == Scorer(model)(frame.head(3)).answers()
+    finally:
+        child.close()
+    assert child.pid is None
+    with pytest.raises(ProcessLookupError):  # stopped and reaped
+        os.kill(second, 0)
