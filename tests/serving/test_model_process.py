@@ -1,14 +1,16 @@
 """The model stage in a process of its own answers exactly as the model thread does.
 
 Results against ``_score_batch`` in this process (answers, escalations with their audit draws,
-out-of-range fields, inputs as JSON, an invalid request's error); the audit sampler's stream
-continuing across batches; a child that dies failing only its batch; ``close`` stopping it.
+out-of-range fields, inputs as JSON, an invalid request's error), with two batches in flight;
+the audit sampler's stream continuing across batches; a child that dies failing only its
+batch; ``close`` stopping it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-import signal
+from concurrent.futures import Future
 from typing import Any
 
 import pandas as pd
@@ -17,7 +19,7 @@ import pytest
 from loopline.errors import ServingError
 from loopline.review import Escalation, EscalationPolicy
 from loopline.serving._answers import _Request, _score_batch
-from loopline.serving._batcher import BatchJob
+from loopline.serving._batcher import BatchJob, MicroBatcher
 from loopline.serving._model_process import ModelProcess, ModelProcessError
 from loopline.serving._scoring import Scorer
 from loopline.spec import Costs, EscalationSpec
@@ -53,9 +55,12 @@ def test_the_child_answers_as_the_model_thread_does(
     parts = [records[:100], bad, records[103:300]]
     here = _Request(model.signature, EscalationPolicy(SPEC, COSTS, seed=7))
     there = _Request(model.signature, EscalationPolicy(SPEC, COSTS, seed=7))
-    for _ in range(2):  # the second batch continues the sampler's stream on both sides
+    # two batches in flight at once: the child scores them in the order they were sent, and
+    # the second continues the audit sampler's stream, as the model thread's does
+    pending = [process.submit(parts, _jobs(parts, there)) for _ in range(2)]
+    for future in pending:
         expected = _score_batch(Scorer(model), parts, _jobs(parts, here))
-        got = process(parts, _jobs(parts, there))
+        got = future.result(timeout=60)
         assert isinstance(got[1], ServingError)
         assert got[1].status == 422
         assert [p.loc for p in got[1].problems] == [("records", 2, "AGE")]
@@ -89,6 +94,13 @@ def test_unseeded_policies_draw_their_own_stream_in_each_child(
     assert draws[0] != draws[1]  # 600 rows, half of them audit draws: equal by chance ~2^-150
 
 
+class _ExitOnArrival:
+    """Kills the child that unpickles it (as a crash in compiled code would)."""
+
+    def __reduce__(self) -> tuple[Any, tuple[int]]:
+        return (os._exit, (3,))
+
+
 def test_a_dead_child_fails_its_batch_and_the_next_one_starts_a_new_child(
     trained: tuple[TrainedModel, pd.DataFrame],
 ) -> None:
@@ -99,9 +111,8 @@ def test_a_dead_child_fails_its_batch_and_the_next_one_starts_a_new_child(
     try:
         first = child.pid
         assert first is not None
-        os.kill(first, signal.SIGKILL)
         with pytest.raises(ModelProcessError, match="died"):
-            child([records], jobs)
+            child([records], _jobs([records], _Request(_ExitOnArrival(), None)))  # type: ignore[arg-type]
         answers = child([records], jobs)[0][0]
         second = child.pid
         assert second not in (None, first)
@@ -109,5 +120,57 @@ def test_a_dead_child_fails_its_batch_and_the_next_one_starts_a_new_child(
     finally:
         child.close()
     assert child.pid is None
-    with pytest.raises(ProcessLookupError):  # stopped and reaped
-        os.kill(second, 0)
+    for pid in (first, second):
+        with pytest.raises(ProcessLookupError):  # stopped and reaped
+            os.kill(pid, 0)
+
+
+class _Held:
+    """A ``predict`` with ``submit``: each batch's future is resolved by the test."""
+
+    def __init__(self) -> None:
+        self.batches: list[tuple[Future[list[Any]], list[Any]]] = []
+
+    def submit(self, parts: list[Any], jobs: list[BatchJob]) -> Future[list[Any]]:
+        future: Future[list[Any]] = Future()
+        self.batches.append((future, parts))
+        return future
+
+    def __call__(self, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
+        raise AssertionError("a predict with submit is never called")
+
+    def answer(self, index: int) -> None:
+        future, parts = self.batches[index]
+        future.set_result([part[0] * 10 for part in parts])
+
+
+async def _until(condition: Any) -> None:
+    for _ in range(1000):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("timed out")
+
+
+def test_the_batcher_keeps_two_batches_in_flight_and_answers_each_caller() -> None:
+    held = _Held()
+
+    async def run() -> None:
+        batcher = MicroBatcher(held, build_frame=False)
+        first = asyncio.ensure_future(batcher.submit([1]))
+        await _until(lambda: len(held.batches) == 1)
+        second = [asyncio.ensure_future(batcher.submit([n])) for n in (2, 3)]
+        await _until(lambda: len(held.batches) == 2)  # sent while the first is computed
+        third = asyncio.ensure_future(batcher.submit([4]))
+        await asyncio.sleep(0.2)
+        assert len(held.batches) == 2  # two in flight at most: the third waits
+        held.answer(1)  # the second batch's results come first: each caller gets its own
+        assert await asyncio.gather(*second) == [20, 30]
+        await _until(lambda: len(held.batches) == 3)
+        assert not first.done()
+        held.answer(0)
+        held.answer(2)
+        assert [await first, await third] == [10, 40]
+        await batcher.stop()
+
+    asyncio.run(run())

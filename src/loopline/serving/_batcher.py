@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
@@ -57,6 +57,12 @@ class MicroBatcher:
         build_frame: Hand ``predict`` one frame built from the jobs' rows (frames or columns);
             ``False``: hand it the jobs' rows as submitted (a list, one entry per job), for a
             ``predict`` that builds the frame itself (from records it validates per batch).
+        max_in_flight: Batches a ``predict`` with ``submit`` may hold at once.
+
+    A ``predict`` with a ``submit`` method (a model process) is asked to ``submit`` each batch,
+    in order, and returns a future at once: the batcher then forms and sends the next batch
+    while that one is computed, up to ``max_in_flight`` batches at a time. A plain ``predict``
+    computes one batch at a time in the batcher's thread.
     """
 
     def __init__(
@@ -66,9 +72,11 @@ class MicroBatcher:
         max_batch_rows: int = 2048,
         max_wait_ms: float = 0.0,
         build_frame: bool = True,
+        max_in_flight: int = 2,
     ) -> None:
         self.predict = predict
         self.build_frame = build_frame
+        self.max_in_flight = max_in_flight
         self.max_batch_rows = max_batch_rows
         self.max_wait_ms = max_wait_ms
         self.queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -79,6 +87,7 @@ class MicroBatcher:
         )
         self.batch_sizes: list[int] = []
         self._task: asyncio.Task[None] | None = None
+        self._in_flight: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
         """Start the worker on the running event loop."""
@@ -89,6 +98,8 @@ class MicroBatcher:
         """Stop the worker; queued requests are answered first."""
         while not self.queue.empty():
             await asyncio.sleep(0.001)
+        while self._in_flight:
+            await asyncio.wait(set(self._in_flight))
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -112,7 +123,10 @@ class MicroBatcher:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
+        submit = getattr(self.predict, "submit", None)
+        slots = asyncio.Semaphore(self.max_in_flight if submit is not None else 1)
         while True:
+            await slots.acquire()  # while batches are in flight, the next one keeps growing
             jobs = [await self.queue.get()]
             rows = jobs[0].count
             deadline = loop.time() + self.max_wait_ms / 1000
@@ -135,22 +149,60 @@ class MicroBatcher:
             for job in jobs:
                 spans.append(BatchJob(start, start + job.count, job.context))
                 start += job.count
+            parts = [job.rows for job in jobs]
             try:
-                results = await loop.run_in_executor(
-                    self.executor, self._predict, [job.rows for job in jobs], spans
-                )
+                if submit is None:
+                    done: Any = await loop.run_in_executor(
+                        self.executor, self._predict, parts, spans
+                    )
+                else:  # sent in order by the one batcher thread; answered when computed
+                    done = await loop.run_in_executor(self.executor, self._submit, parts, spans)
             except Exception as exc:  # one bad batch must not stop the worker
-                for job in jobs:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+                _fail(jobs, exc)
+                slots.release()
                 continue
-            for job, result in zip(jobs, results, strict=True):
-                if not job.future.done():
-                    job.future.set_result(result)
+            if submit is None:
+                _answer(jobs, done)
+                slots.release()
+                continue
+            task = loop.create_task(self._collect(jobs, done, slots))
+            self._in_flight.add(task)
+            task.add_done_callback(self._in_flight.discard)
+
+    async def _collect(
+        self, jobs: list[_Job], pending: Future[list[Any]], slots: asyncio.Semaphore
+    ) -> None:
+        try:
+            results = await asyncio.wrap_future(pending)
+        except Exception as exc:
+            _fail(jobs, exc)
+            return
+        finally:
+            slots.release()
+        _answer(jobs, results)
+
+    def _submit(self, parts: list[Any], spans: list[BatchJob]) -> Future[list[Any]]:
+        """In the batcher's thread: hand a batch to ``predict.submit``."""
+        pending: Future[list[Any]] = self.predict.submit(  # type: ignore[attr-defined]
+            batch_frame(parts) if self.build_frame else parts, spans
+        )
+        return pending
 
     def _predict(self, parts: list[Any], spans: list[BatchJob]) -> list[Any]:
         """In the model thread: one frame for the batch (unless ``predict`` builds it)."""
         return self.predict(batch_frame(parts) if self.build_frame else parts, spans)
+
+
+def _fail(jobs: list[_Job], exc: BaseException) -> None:
+    for job in jobs:
+        if not job.future.done():
+            job.future.set_exception(exc)
+
+
+def _answer(jobs: list[_Job], results: list[Any]) -> None:
+    for job, result in zip(jobs, results, strict=True):
+        if not job.future.done():
+            job.future.set_result(result)
 
 
 def _column_length(columns: Mapping[str, Any]) -> int:

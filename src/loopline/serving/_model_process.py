@@ -5,23 +5,28 @@ case writer and the log writer: under load three quarters of its time was spent 
 lock, and it is the one serial stage. Here it runs in a child process with its own interpreter,
 so it computes while the server parses, answers and writes, each on its own core.
 
-:class:`ModelProcess` is the batcher's ``predict``: called in the batcher's thread, it sends the
-batch's records and job contexts down a pipe and blocks (without the lock) until the child sends
-the results back. The model is sent once, when the child starts; signatures and escalation
-policies are sent the first time a batch refers to them and then named by a number, so a policy's
-audit sampler keeps drawing from one stream in the child.
+:class:`ModelProcess` is the batcher's ``predict``: its ``submit`` sends a batch's records and
+job contexts down a pipe and returns a future, which a receiving thread resolves when the child
+sends the results back; the batcher keeps up to two batches in flight. The model is sent once,
+when the child starts; signatures and escalation policies are sent the first time a batch
+refers to them and then named by a number, so a policy's audit sampler keeps drawing from one
+stream in the child.
 
-If the child dies, the batch it held fails (its callers get a 500, as for a model that raises)
-and the next batch starts a new child. A child whose server dies sees its pipe close and exits.
+If the child dies, the batches it held fail (their callers get a 500, as for a model that
+raises) and the next batch starts a new child. A child whose server dies sees its pipe close and
+exits.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import pickle
 import signal
 import threading
+from collections import deque
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -45,6 +50,10 @@ def _loads(data: bytes) -> Any:
     return pickle.loads(data)  # noqa: S301
 
 
+#: Asks a child to exit (a pickle never is these bytes).
+_STOP = b"stop"
+
+
 class ModelProcessError(RuntimeError):
     """The model process died or did not start."""
 
@@ -52,7 +61,10 @@ class ModelProcessError(RuntimeError):
 class ModelProcess:
     """Scores micro-batches of one model in a child process (the batcher's ``predict``).
 
-    Call it from one thread at a time (the batcher's model thread).
+    :meth:`submit` sends a batch and returns at once with a future; a thread of this object's
+    own receives the child's results, in the order the batches were sent, and resolves the
+    futures. So a batcher may send the next batch while the child computes this one: pickling,
+    sending and unpickling in the server no longer add to the child's serial time.
 
     Args:
         model: The model the child serves.
@@ -62,19 +74,16 @@ class ModelProcess:
     def __init__(self, model: TrainedModel, name: str) -> None:
         self.name = name
         self._model = pickle.dumps(model, protocol=pickle.HIGHEST_PROTOCOL)
-        self._lock = threading.Lock()
-        self._connection: Connection | None = None
-        self._process: Any = None
-        #: id of an object the child holds -> (its number there, the object, kept alive)
-        self._sent: dict[int, tuple[int, Any]] = {}
-        self._start()
+        self._lock = threading.Lock()  # one sender at a time, and (re)starts
+        self._child: _Child | None = self._start()
 
     @property
     def pid(self) -> int | None:
         """The child's process id (``None`` once closed)."""
-        return None if self._process is None else int(self._process.pid)
+        child = self._child
+        return None if child is None else int(child.process.pid)
 
-    def _start(self) -> None:
+    def _start(self) -> _Child:
         ours, theirs = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_child, args=(theirs, self._model), name=f"loopline-model {self.name}"
@@ -92,7 +101,50 @@ class ModelProcess:
         if status != "ready":
             process.join(5)
             raise ModelProcessError(f"the model process of {self.name} failed: {payload}")
-        self._connection, self._process, self._sent = ours, process, {}
+        return _Child(ours, process, self.name)
+
+    def submit(self, parts: list[Any], jobs: list[BatchJob]) -> Future[list[Any]]:
+        """Send a micro-batch to the child; the future resolves to ``_score_batch``'s results
+        (or raises what it raised, or :class:`ModelProcessError` if the child dies first).
+
+        Batches are scored in the order they are submitted (the audit sampler's order).
+        """
+        with self._lock:
+            child = self._child
+            if child is None or child.dead:
+                if child is not None:
+                    child.close()
+                child = self._child = self._start()  # the next batch after a death
+            return child.submit(parts, jobs)
+
+    def __call__(self, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
+        """Score a micro-batch in the child and wait for its results."""
+        return self.submit(parts, jobs).result()
+
+    def close(self) -> None:
+        """Stop the child after the batches it holds."""
+        with self._lock:
+            child, self._child = self._child, None
+        if child is not None:
+            child.close()
+
+
+class _Child:
+    """One child process: its pipe, the futures of the batches it holds, its receiver."""
+
+    def __init__(self, connection: Connection, process: Any, name: str) -> None:
+        self.connection = connection
+        self.process = process
+        self.name = name
+        self.dead = False
+        self._pending: deque[Future[list[Any]]] = deque()
+        self._guard = threading.Lock()  # _pending and dead, between sender and receiver
+        #: id of an object the child holds -> (its number there, the object, kept alive)
+        self._sent: dict[int, tuple[int, Any]] = {}
+        self._receiver = threading.Thread(
+            target=self._receive, name="loopline-model-results", daemon=True
+        )
+        self._receiver.start()
 
     def _number(self, value: Any, new: dict[int, Any]) -> int:
         known = self._sent.get(id(value))
@@ -103,59 +155,72 @@ class ModelProcess:
         new[number] = value
         return number
 
-    def __call__(self, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
-        """Score a micro-batch in the child (see ``_score_batch``)."""
-        with self._lock:
-            if self._connection is None:
-                self._start()
-            assert self._connection is not None
-            new: dict[int, Any] = {}
-            contexts = []
-            for job in jobs:
-                request: _Request = job.context
-                policy = request.policy
-                contexts.append(
-                    (
-                        job.start,
-                        job.end,
-                        self._number(request.signature, new),
-                        None if policy is None else self._number(policy, new),
-                    )
+    def submit(self, parts: list[Any], jobs: list[BatchJob]) -> Future[list[Any]]:
+        new: dict[int, Any] = {}
+        contexts = []
+        for job in jobs:
+            request: _Request = job.context
+            policy = request.policy
+            contexts.append(
+                (
+                    job.start,
+                    job.end,
+                    self._number(request.signature, new),
+                    None if policy is None else self._number(policy, new),
                 )
-            message = pickle.dumps((new, parts, contexts), protocol=pickle.HIGHEST_PROTOCOL)
-            try:
-                self._connection.send_bytes(message)
-                status, payload = _loads(self._connection.recv_bytes())
-            except (EOFError, OSError) as exc:
-                self._discard()  # the next batch starts a new child
-                raise ModelProcessError(f"the model process of {self.name} died") from exc
-        if status == "error":
-            raise payload
-        return [_as_escalations(result) for result in payload]
+            )
+        message = pickle.dumps((new, parts, contexts), protocol=pickle.HIGHEST_PROTOCOL)
+        future: Future[list[Any]] = Future()
+        with self._guard:
+            if self.dead:
+                future.set_exception(self._died())
+                return future
+            self._pending.append(future)
+        try:
+            self.connection.send_bytes(message)
+        except (OSError, ValueError) as exc:  # the child is gone: this batch fails with it
+            self._fail(exc)
+        return future
 
-    def _discard(self) -> None:
-        connection, process = self._connection, self._process
-        self._connection, self._process, self._sent = None, None, {}
-        if connection is not None:
-            connection.close()
-        if process is not None:
-            process.join(1)
-            if process.is_alive():
-                process.kill()
-                process.join(1)
+    def _died(self) -> ModelProcessError:
+        return ModelProcessError(f"the model process of {self.name} died")
+
+    def _receive(self) -> None:
+        while True:
+            try:
+                status, payload = _loads(self.connection.recv_bytes())
+            except (EOFError, OSError) as exc:
+                self._fail(exc)
+                return
+            with self._guard:
+                future = self._pending.popleft()
+            if status == "error":
+                future.set_exception(payload)
+            else:
+                future.set_result([_as_escalations(result) for result in payload])
+
+    def _fail(self, cause: BaseException) -> None:
+        """The child is gone: every batch it held fails."""
+        with self._guard:
+            self.dead = True
+            pending, self._pending = list(self._pending), deque()
+        for future in pending:
+            if not future.done():
+                error = self._died()
+                error.__cause__ = cause
+                future.set_exception(error)
 
     def close(self) -> None:
-        """Stop the child: it finishes the batch it holds and exits when its pipe closes."""
-        with self._lock:
-            connection, process = self._connection, self._process
-            self._connection, self._process, self._sent = None, None, {}
-        if connection is not None:
-            connection.close()
-        if process is not None:
-            process.join(10)
-            if process.is_alive():
-                process.kill()
-                process.join(5)
+        """Ask the child to stop (it answers what it holds first), then release everything."""
+        with contextlib.suppress(OSError, ValueError):
+            self.connection.send_bytes(_STOP)
+        self._receiver.join(30)  # it ends when the child's end of the pipe closes
+        self.process.join(10)
+        if self.process.is_alive():
+            self.process.kill()
+            self.process.join(5)
+        self._receiver.join(5)
+        self.connection.close()
 
 
 def _child(connection: Connection, model: bytes) -> None:
@@ -181,16 +246,16 @@ def _child(connection: Connection, model: bytes) -> None:
             message = connection.recv_bytes()
         except (EOFError, OSError):
             break
-        new, parts, contexts = _loads(message)
-        for number, value in new.items():
-            held[number] = _adopted(value)
-        jobs = [
-            BatchJob(
-                start, end, _Request(held[signature], None if policy is None else held[policy])
-            )
-            for start, end, signature, policy in contexts
-        ]
+        if message == _STOP:
+            break
         try:
+            new, parts, contexts = _loads(message)
+            for number, value in new.items():
+                held[number] = _adopted(value)
+            jobs = [
+                BatchJob(start, end, _Request(held[sig], None if pol is None else held[pol]))
+                for start, end, sig, pol in contexts
+            ]
             results = [_as_tuples(result) for result in _score_batch(scorer, parts, jobs)]
             reply = pickle.dumps(("ok", results), protocol=5)
         except Exception as exc:

@@ -110,6 +110,7 @@ class Runtime:
         self._retired: list[MicroBatcher] = []
         self.canary = CanaryWatch()
         self._background: set[asyncio.Task[None]] = set()
+        self._reloading = asyncio.Lock()
         # recent answers' ids, for feedback posted before a log flush
         self.recent = RecentPredictions(_RECENT)
 
@@ -175,7 +176,16 @@ class Runtime:
         )
 
     async def reload(self) -> bool:
-        """Load a newer deployment revision if there is one; returns whether anything changed."""
+        """Load a newer deployment revision if there is one; returns whether anything changed.
+
+        One reload at a time (the poll and a canary decision may both ask): loading a model
+        takes a while, and a reload that read an older revision must not finish after one that
+        read a newer revision and put the older one back.
+        """
+        async with self._reloading:
+            return await self._reload()
+
+    async def _reload(self) -> bool:
         spec = self.ws.project.spec
         with self.ws.store.transaction() as session:
             deployment = current_deployment(session, spec.name)
