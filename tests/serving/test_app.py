@@ -5,15 +5,17 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import yaml
 from scipy.stats import chisquare
 
 from loopline import _api_models, _api_serving
 from loopline.serving import read_predictions, unit_position
-from tests.serving.conftest import Server
+from tests.serving.conftest import Server, copy_project
 
 
 def test_native_predict_answers_every_field(served: Server, rows: list[dict[str, Any]]) -> None:
@@ -229,20 +231,29 @@ def test_every_answer_is_logged(served: Server, rows: list[dict[str, Any]]) -> N
     assert mine["unit_key"].to_list() == ["customer-7"] * 5
 
 
-def test_the_server_process_shortens_the_gil_switch_interval(
-    served: Server, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize("model_process", [True, False])
+def test_a_server_scoring_in_a_thread_shortens_the_gil_switch_interval(
+    served: Server, model_process: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import sys
 
     from loopline.serving._factory import SWITCH_INTERVAL, make_app
 
-    monkeypatch.setenv("LOOPLINE_PROJECT", str(served.ws.settings.project_dir))
+    project = tmp_path / "project"
+    copy_project(served.ws.settings.project_dir, project)
+    spec = project / "loopline.yaml"
+    doc = yaml.safe_load(spec.read_text())
+    doc.setdefault("serving", {})["model_process"] = model_process
+    spec.write_text(yaml.safe_dump(doc, sort_keys=False))
+    monkeypatch.setenv("LOOPLINE_PROJECT", str(project))
     monkeypatch.setenv("LOOPLINE_AUTH", "off")
     before = sys.getswitchinterval()
+    assert before > SWITCH_INTERVAL  # Python's default of 5 ms
     try:
         app = make_app()
         assert app.title == "loopline"
-        assert sys.getswitchinterval() == pytest.approx(SWITCH_INTERVAL)
-        assert before > SWITCH_INTERVAL  # shorter than Python's default of 5 ms
+        # the model thread must get the GIL back after each tree; a model process needs not
+        expected = before if model_process else SWITCH_INTERVAL
+        assert sys.getswitchinterval() == pytest.approx(expected)
     finally:
         sys.setswitchinterval(before)
