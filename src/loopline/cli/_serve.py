@@ -29,7 +29,7 @@ def _is_loopback(host: str) -> bool:
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
-    workers: Annotated[int, typer.Option(help="Worker processes (one model thread each).")] = 1,
+    workers: Annotated[int, typer.Option(help="Worker processes, each with its own models.")] = 1,
     json_output: Json = False,
 ) -> None:
     """Serve the deployed models: loopline API, MLflow /invocations, Open Inference /v2."""
