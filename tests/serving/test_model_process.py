@@ -3,27 +3,35 @@
 Results against ``_score_batch`` in this process (answers, escalations with their audit draws,
 out-of-range fields, inputs as JSON, an invalid request's error), with two batches in flight;
 the audit sampler's stream continuing across batches; a child that dies failing only its
-batch; ``close`` stopping it.
+batch; ``close`` stopping it; a model a reload replaced stopping its process.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
+import yaml
 
+from loopline import _api, _api_models, _api_serving
+from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.review import Escalation, EscalationPolicy
 from loopline.serving._answers import _Request, _score_batch
 from loopline.serving._batcher import BatchJob, MicroBatcher
 from loopline.serving._model_process import ModelProcess, ModelProcessError
+from loopline.serving._runtime import Runtime
 from loopline.serving._scoring import Scorer
+from loopline.settings import load_settings
 from loopline.spec import Costs, EscalationSpec
 from loopline.training import TrainedModel
+from tests.conftest import EXAMPLE
 
 COSTS = Costs(false_positive=50, false_negative=500, review=8)
 # half the automatic answers are audit-sampled: every batch draws from the sampler
@@ -174,3 +182,45 @@ def test_the_batcher_keeps_two_batches_in_flight_and_answers_each_caller() -> No
         await batcher.stop()
 
     asyncio.run(run())
+
+
+def test_a_model_a_reload_replaced_stops_its_process(tmp_path: Path) -> None:
+    project = tmp_path / "credit-default"
+    shutil.copytree(EXAMPLE, project)
+    path = project / "loopline.yaml"
+    doc = yaml.safe_load(path.read_text())
+    doc["training"]["params"] = {"max_iter": 20}
+    doc["gates"] = ["roc_auc >= 0.7"]
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    ws = Workspace(
+        load_settings({"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "off"}, project_dir=project)
+    )
+    try:
+        _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
+        _api_models.train_model(ws)
+        _api_models.train_model(ws)
+        _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="first")
+        frame = _api.load("credit", project=project).head(3)
+        records = frame.drop("ID", "default_payment_next_month").to_dicts()
+
+        async def run() -> None:
+            runtime = Runtime(ws, reload_seconds=3600, retire_seconds=0.2)
+            await runtime.start()
+            try:
+                (old,) = runtime.use_case("credit-default").models.values()
+                pid = old.batcher.predict.pid
+                assert pid is not None
+                _api_serving.deploy_model(ws, "credit-default@2", strategy="direct", reason="next")
+                assert await runtime.reload()
+                answer = await runtime.predict("credit-default", records)
+                assert {p["model_version"] for p in answer.predictions} == {"credit-default@2"}
+                await _until(lambda: not runtime._retired)  # stopped after the grace period
+                assert old.batcher.predict.pid is None
+                with pytest.raises(ProcessLookupError):  # exited and reaped
+                    os.kill(pid, 0)
+            finally:
+                await runtime.stop()
+
+        asyncio.run(run())
+    finally:
+        ws.close()

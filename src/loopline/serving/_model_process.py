@@ -40,9 +40,10 @@ __all__ = ["ModelProcess", "ModelProcessError"]
 #: How long a new child may take to load its model before serving gives up on it.
 START_TIMEOUT_S = 120.0
 
-_CONTEXT = multiprocessing.get_context("forkserver")
-# the fork server imports the model stage's modules once; each child is a fork of it
-_CONTEXT.set_forkserver_preload(["loopline.serving._model_process"])
+try:
+    _CONTEXT: Any = multiprocessing.get_context("forkserver")
+except ValueError:  # no fork server on this platform (Windows): each child starts afresh
+    _CONTEXT = multiprocessing.get_context("spawn")
 
 
 def _loads(data: bytes) -> Any:
@@ -84,6 +85,10 @@ class ModelProcess:
         return None if child is None else int(child.process.pid)
 
     def _start(self) -> _Child:
+        if _CONTEXT.get_start_method() == "forkserver":
+            # a fork server started for us imports the model stage's modules once, and each
+            # child is a fork of it (one another library already started keeps its own list)
+            _CONTEXT.set_forkserver_preload(["loopline.serving._model_process"])
         ours, theirs = _CONTEXT.Pipe()
         process = _CONTEXT.Process(
             target=_child, args=(theirs, self._model), name=f"loopline-model {self.name}"

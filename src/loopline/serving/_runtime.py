@@ -94,8 +94,12 @@ class Runtime:
         max_batch_rows: int = 256,
         max_wait_ms: float = 0.0,
         seed: int | None = None,
+        retire_seconds: float = 30.0,
     ) -> None:
         self.ws = ws
+        #: How long a model a reload replaced keeps its batcher (and model process) for the
+        #: requests already routed to it.
+        self.retire_seconds = retire_seconds
         #: Seeds the audit sampler (``None``: unpredictable; the demo seeds it).
         self.seed = seed
         self.reload_seconds = reload_seconds
@@ -108,6 +112,7 @@ class Runtime:
         self.reloads = 0
         self._task: asyncio.Task[None] | None = None
         self._retired: list[MicroBatcher] = []
+        self._retiring: set[asyncio.Task[None]] = set()
         self.canary = CanaryWatch()
         self._background: set[asyncio.Task[None]] = set()
         self._reloading = asyncio.Lock()
@@ -135,7 +140,9 @@ class Runtime:
         for use_case in self.use_cases.values():
             for served in use_case.models.values():
                 await served.batcher.stop()
-        for batcher in self._retired:
+        for task in list(self._retiring):
+            task.cancel()  # what they would stop is stopped here
+        for batcher in list(self._retired):
             await batcher.stop()
         await self.cases.stop()
         await self.log.stop()
@@ -238,9 +245,27 @@ class Runtime:
             tuned["id"] if tuned else None,
         )
         if current is not None:
-            self._retired += [s.batcher for k, s in current.models.items() if k not in models]
+            retired = [s.batcher for k, s in current.models.items() if k not in models]
+            if retired:
+                self._retired += retired
+                task = asyncio.get_running_loop().create_task(self._stop_retired(retired))
+                self._retiring.add(task)
+                task.add_done_callback(self._retiring.discard)
         self.reloads += 1
         return True
+
+    async def _stop_retired(self, batchers: list[MicroBatcher]) -> None:
+        """Stop batchers a reload replaced, once requests routed to them have been answered
+        (their model processes exit): a server deployed to many times keeps only what it serves.
+        """
+        await asyncio.sleep(self.retire_seconds)
+        for batcher in batchers:
+            try:
+                await batcher.stop()
+            except Exception:  # a batcher that fails to stop must not stop the others
+                _LOG.exception("stopping a replaced model failed")
+            if batcher in self._retired:
+                self._retired.remove(batcher)
 
     def use_case(self, name: str) -> _UseCase:
         """The runtime of a use case, or a 404 error naming the ones served."""
