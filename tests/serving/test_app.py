@@ -176,6 +176,25 @@ def test_assignment_is_sticky_and_matches_weights() -> None:
     assert unit_position("exp-1", "user-1") != unit_position("exp-2", "user-1")
 
 
+def test_requests_without_a_unit_key_split_as_the_weights_say(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import random
+
+    from loopline.serving import _router, choose_arm
+
+    monkeypatch.setattr(_router, "_random", random.Random(11).random)
+    arms = [
+        {"model": "a", "role": "champion", "weight": 0.7},
+        {"model": "b", "role": "challenger", "weight": 0.3},
+        {"model": "c", "role": "shadow", "weight": 0.0},
+    ]
+    counts = Counter(choose_arm(arms, salt="exp-1", unit_key=None)["model"] for _ in range(4000))
+    assert set(counts) == {"a", "b"}  # a shadow never answers
+    assert chisquare([counts["a"], counts["b"]], [2800, 1200]).pvalue > 0.001
+    assert choose_arm(arms[:1], salt="exp-1", unit_key=None)["model"] == "a"
+
+
 def test_hot_reload_switches_champion_with_zero_failed_requests(
     served: Server, rows: list[dict[str, Any]]
 ) -> None:

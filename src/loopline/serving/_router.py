@@ -9,13 +9,14 @@ A caller may pin an arm with the ``X-Loopline-Route`` header it got back earlier
 from __future__ import annotations
 
 import hashlib
-import uuid
+import random
 from collections.abc import Sequence
 from typing import Any
 
 __all__ = ["ROUTE_HEADER", "choose_arm", "unit_position"]
 
 ROUTE_HEADER = "x-loopline-route"
+_random = random.Random().random  # noqa: S311  (traffic splitting, not security)
 
 
 def unit_position(salt: str, unit_key: str) -> float:
@@ -33,8 +34,10 @@ def choose_arm(
         for arm in serving:
             if arm["model"] == pinned or arm["role"] == pinned:
                 return arm
-    key = unit_key if unit_key is not None else uuid.uuid4().hex
-    position = unit_position(salt, key)
+    if len(serving) == 1:
+        return serving[0]
+    # without a unit key any uniform position will do (no hash, no system call for entropy)
+    position = unit_position(salt, unit_key) if unit_key is not None else _random()
     total = sum(arm["weight"] for arm in serving)
     cumulative = 0.0
     for arm in serving:
