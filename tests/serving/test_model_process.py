@@ -10,17 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import pytest
-import yaml
 
 from loopline import _api, _api_models, _api_serving
-from loopline._workspace import Workspace
 from loopline.errors import ServingError
 from loopline.review import Escalation, EscalationPolicy
 from loopline.serving._answers import _Request, _score_batch
@@ -28,10 +25,9 @@ from loopline.serving._batcher import BatchJob, MicroBatcher
 from loopline.serving._model_process import ModelProcess, ModelProcessError
 from loopline.serving._runtime import Runtime
 from loopline.serving._scoring import Scorer
-from loopline.settings import load_settings
 from loopline.spec import Costs, EscalationSpec
 from loopline.training import TrainedModel
-from tests.conftest import EXAMPLE
+from tests.serving.conftest import deployed_project
 
 COSTS = Costs(false_positive=50, false_negative=500, review=8)
 # half the automatic answers are audit-sampled: every batch draws from the sampler
@@ -185,21 +181,10 @@ def test_the_batcher_keeps_two_batches_in_flight_and_answers_each_caller() -> No
 
 
 def test_a_model_a_reload_replaced_stops_its_process(tmp_path: Path) -> None:
-    project = tmp_path / "credit-default"
-    shutil.copytree(EXAMPLE, project)
-    path = project / "loopline.yaml"
-    doc = yaml.safe_load(path.read_text())
-    doc["training"]["params"] = {"max_iter": 20}
-    doc["gates"] = ["roc_auc >= 0.7"]
-    path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    ws = Workspace(
-        load_settings({"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "off"}, project_dir=project)
-    )
+    ws = deployed_project(tmp_path, auth=False)  # credit-default@1, deployed
+    project = ws.settings.project_dir
     try:
-        _api.ingest_path(ws, project / "data" / "credit_default.csv.gz")
-        _api_models.train_model(ws)
-        _api_models.train_model(ws)
-        _api_serving.deploy_model(ws, "credit-default@1", strategy="direct", reason="first")
+        _api_models.train_model(ws)  # credit-default@2
         frame = _api.load("credit", project=project).head(3)
         records = frame.drop("ID", "default_payment_next_month").to_dicts()
 
