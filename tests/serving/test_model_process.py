@@ -209,3 +209,34 @@ def test_a_model_a_reload_replaced_stops_its_process(tmp_path: Path) -> None:
         asyncio.run(run())
     finally:
         ws.close()
+
+
+def test_a_model_process_that_cannot_start_leaves_the_model_serving_in_a_thread(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from loopline.serving import _runtime
+
+    def refuse(model: TrainedModel, name: str) -> ModelProcess:
+        raise ModelProcessError(f"the model process of {name} did not start")
+
+    monkeypatch.setattr(_runtime, "ModelProcess", refuse)
+    ws = deployed_project(tmp_path, auth=False)
+    try:
+        frame = _api.load("credit", project=ws.settings.project_dir).head(3)
+        records = frame.drop("ID", "default_payment_next_month").to_dicts()
+
+        async def run() -> list[dict[str, Any]]:
+            runtime = Runtime(ws, reload_seconds=3600)
+            await runtime.start()
+            try:
+                (served,) = runtime.use_case("credit-default").models.values()
+                assert not isinstance(served.batcher.predict, ModelProcess)
+                return (await runtime.predict("credit-default", records)).predictions
+            finally:
+                await runtime.stop()
+
+        predictions = asyncio.run(run())
+        assert [p["model_version"] for p in predictions] == ["credit-default@1"] * 3
+        assert "scoring it in a thread instead" in caplog.text
+    finally:
+        ws.close()

@@ -36,7 +36,7 @@ from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import check_row_count
 from loopline.serving._log import PredictionLog
-from loopline.serving._model_process import ModelProcess
+from loopline.serving._model_process import ModelProcess, ModelProcessError
 from loopline.serving._recent import RecentPredictions
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer
@@ -223,11 +223,7 @@ class Runtime:
                 continue
             model = await asyncio.to_thread(load_model, self.ws.objects, prefix, manifest)
             name = f"{use_case}@{version}"
-            predict: Any = (
-                await asyncio.to_thread(ModelProcess, model, name)
-                if spec.serving.model_process
-                else functools.partial(_score_batch, Scorer(model))
-            )
+            predict = await self._model_stage(model, name, in_process=spec.serving.model_process)
             batcher = MicroBatcher(
                 predict,
                 max_batch_rows=spec.serving.max_batch_size,
@@ -253,6 +249,21 @@ class Runtime:
                 task.add_done_callback(self._retiring.discard)
         self.reloads += 1
         return True
+
+    @staticmethod
+    async def _model_stage(model: TrainedModel, name: str, *, in_process: bool) -> Any:
+        """The batcher's ``predict``: a model process, or the model thread's scorer (also when a
+        model process cannot start: the model keeps serving, and the log says why)."""
+        if in_process:
+            try:
+                return await asyncio.to_thread(ModelProcess, model, name)
+            except ModelProcessError:
+                _LOG.warning(
+                    "the model process of %s did not start; scoring it in a thread instead",
+                    name,
+                    exc_info=True,
+                )
+        return functools.partial(_score_batch, Scorer(model))
 
     async def _stop_retired(self, batchers: list[MicroBatcher]) -> None:
         """Stop batchers a reload replaced, once requests routed to them have been answered
