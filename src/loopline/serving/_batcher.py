@@ -183,14 +183,16 @@ class MicroBatcher:
 
     def _submit(self, parts: list[Any], spans: list[BatchJob]) -> Future[list[Any]]:
         """In the batcher's thread: hand a batch to ``predict.submit``."""
-        pending: Future[list[Any]] = self.predict.submit(  # type: ignore[attr-defined]
-            batch_frame(parts) if self.build_frame else parts, spans
-        )
+        pending: Future[list[Any]] = self.predict.submit(self._batch(parts), spans)  # type: ignore[attr-defined]
         return pending
 
     def _predict(self, parts: list[Any], spans: list[BatchJob]) -> list[Any]:
-        """In the model thread: one frame for the batch (unless ``predict`` builds it)."""
-        return self.predict(batch_frame(parts) if self.build_frame else parts, spans)
+        """In the model thread: compute the batch."""
+        return self.predict(self._batch(parts), spans)
+
+    def _batch(self, parts: list[Any]) -> Any:
+        """One frame for the batch, unless ``predict`` builds it from the parts."""
+        return batch_frame(parts) if self.build_frame else parts
 
 
 def _fail(jobs: list[_Job], exc: BaseException) -> None:

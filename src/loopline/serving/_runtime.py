@@ -244,9 +244,7 @@ class Runtime:
             retired = [s.batcher for k, s in current.models.items() if k not in models]
             if retired:
                 self._retired += retired
-                task = asyncio.get_running_loop().create_task(self._stop_retired(retired))
-                self._retiring.add(task)
-                task.add_done_callback(self._retiring.discard)
+                self._spawn(self._stop_retired(retired), self._retiring)
         self.reloads += 1
         return True
 
@@ -366,11 +364,12 @@ class Runtime:
             self._spawn(self._shadow(name, use_case, shadow, job, records, request_id, unit_key))
         return Answer(request_id, arm, answers, latency_ms)
 
-    def _spawn(self, work: Any) -> None:
-        """Run ``work`` in the background, keeping a reference until it is done."""
+    def _spawn(self, work: Any, tasks: set[asyncio.Task[None]] | None = None) -> None:
+        """Run ``work`` in the background, kept in ``tasks`` (the background set) until done."""
+        held = self._background if tasks is None else tasks
         task = asyncio.get_running_loop().create_task(work)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+        held.add(task)
+        task.add_done_callback(held.discard)
 
     def _watch(
         self, name: str, use_case: _UseCase, arm: dict[str, Any], *, failed: bool, latency_ms: float
