@@ -27,6 +27,7 @@ from loopline.serving._answers import (
     MAX_ROWS,
     _cases,
     _logged,
+    _recommendations,
     _Request,
     _score_batch,
 )
@@ -336,6 +337,7 @@ class Runtime:
         ids = uuid7_hex(count + len(escalated) + 1)
         request_id = ids[-1]
         opened = dict(zip(escalated, dashed_all(ids[count:-1]), strict=True))
+        recommendations = _recommendations(answers, escalated)  # before ids and decisions
         latency_ms = (time.perf_counter() - started) * 1000
         self._watch(name, use_case, arm, failed=False, latency_ms=latency_ms)
         now = datetime.now(timezone.utc)
@@ -353,7 +355,15 @@ class Runtime:
             name, request_id, unit_key, model_version, role, answers, inputs, latency_ms, now
         )
         cases = _cases(
-            name, request_id, answers, inputs, out_of_range, escalations, opened, use_case.spec
+            name,
+            request_id,
+            answers,
+            inputs,
+            out_of_range,
+            escalations,
+            opened,
+            recommendations,
+            use_case.spec,
         )
         if cases:  # durable before the caller is told a person will decide (group commit)
             await self.cases.open(cases)
