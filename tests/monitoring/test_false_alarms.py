@@ -5,9 +5,12 @@ reference's own distribution), plus a synthetic mix of continuous and categorica
 reference profile is built once; every window is compared with it as monitoring would. Observed
 (seeded): 1 window in 200 alarms at 1,000 rows, none at 100,000 rows, for both sources.
 
-The credit windows of 100,000 rows are marked slow (about a minute on two busy cores): with a
-30,000-row reference the KS p-value falls in SciPy's exact Durbin-matrix range
-(``kstwo.sf`` with n <= 100,000), about 25 ms per column and window, and it is kept exact.
+The credit windows of 100,000 rows are marked slow: with a 30,000-row reference the KS p-value
+falls in SciPy's exact Durbin-matrix range (``kstwo.sf`` with n <= 100,000), about 25 ms per
+column and window, and it is kept exact. They are 50 windows, not 200 (over a minute on two
+busy cores): a share of at most 5 % is then at most 2 alarms in 50, which a test that alarms on
+large windows (the failure this guards against: tiny differences become significant with many
+rows) exceeds by far.
 """
 
 from __future__ import annotations
@@ -43,20 +46,23 @@ def synthetic(rows: int, seed: int) -> pl.DataFrame:
     )
 
 
-def alarm_share(source: pl.DataFrame, profile: ReferenceProfile, rows: int, seed: int) -> float:
+def alarm_share(
+    source: pl.DataFrame, profile: ReferenceProfile, rows: int, seed: int, windows: int = WINDOWS
+) -> float:
     rng = np.random.default_rng(seed)
     alarmed = 0
-    for _ in range(WINDOWS):
+    for _ in range(windows):
         window = source[rng.integers(0, source.height, rows)]
         alarmed += bool(drift_report(profile, window, fdr=FDR).alarmed)
-    return alarmed / WINDOWS
+    return alarmed / windows
 
 
 @pytest.mark.parametrize("rows", [1_000, pytest.param(100_000, marks=pytest.mark.slow)])
 def test_credit_windows_rarely_alarm(rows: int) -> None:
     source = credit()
     profile = build_reference(source, categorical=CATEGORICAL)
-    assert alarm_share(source, profile, rows, seed=rows) <= FDR
+    windows = WINDOWS if rows < 100_000 else 50
+    assert alarm_share(source, profile, rows, seed=rows, windows=windows) <= FDR
 
 
 @pytest.mark.parametrize("rows", [1_000, 100_000])
