@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import fcntl
 import socket
 import threading
 import time
@@ -26,9 +27,10 @@ from loopline import _api
 from loopline._workspace import Workspace
 from loopline.auth import CSRF_COOKIE, Authenticator, add_user, create_token
 from loopline.serving import create_app
+from loopline.settings import load_settings
 from loopline.ui import add_ui_routes
 from tests.conftest import ROOT
-from tests.serving.conftest import deployed_project
+from tests.serving.conftest import copy_project, deployed_project
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -169,17 +171,52 @@ ADMIN = "ann"
 
 
 @pytest.fixture(scope="session")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
+def console(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str, testrun_uid: str
+) -> Iterator[UIServer]:
     """The credit example after a short run of the demo loop, served with authentication on.
 
     It has what every console page shows: dataset versions with quarantine, a retrained model
     version with an experiment, monitoring reports with drift and alerts, cases and feedback,
     an audit trail. Users: ``ann`` (admin), ``mia`` (maintainer), ``rita`` (reviewer) and
     ``vic`` (viewer), all with :data:`PASSWORD`.
+
+    Building it takes over a minute: under xdist the first worker to build it leaves a copy for
+    the workers that need it later (a worker that needs it while another builds builds its own
+    rather than wait); each worker serves a copy of its own (tests change what they serve).
     """
+    root = tmp_path_factory.mktemp("console")
+    if worker_id == "master":
+        ws = _console_project(root)
+    else:
+        shared = tmp_path_factory.getbasetemp().parent / f"console-{testrun_uid}"
+        shared.mkdir(exist_ok=True)
+        env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on"}
+        if (shared / "built").exists():
+            copy_project(shared / "credit-default", root / "credit-default")
+            ws = Workspace(load_settings(env, project_dir=root / "credit-default"))
+        else:
+            ws = _console_project(root)
+            with (shared / "lock").open("w") as lock:
+                try:
+                    fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:  # another worker is leaving its copy
+                    pass
+                else:
+                    if not (shared / "built").exists():
+                        copy_project(root / "credit-default", shared / "credit-default")
+                        (shared / "built").touch()
+    server = start(ws)
+    yield server
+    server.stop()
+    ws.close()
+
+
+def _console_project(root: Path) -> Workspace:
+    """Build the console's project under ``root`` (see :func:`console`)."""
     from loopline.demo._loop import LoopSettings, run_loop
 
-    ws = deployed_project(tmp_path_factory.mktemp("console"), auth=True)
+    ws = deployed_project(root, auth=True)
     with ws.store.transaction() as session:
         add_user(session, ADMIN, "admin", PASSWORD, actor="tester")
         add_user(session, MAINTAINER, "maintainer", PASSWORD, actor="tester")
@@ -193,10 +230,7 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UIServer]:
             seed=3,
             settings=LoopSettings(windows=5, drift_from=2, rows_per_window=600),
         ).result()
-    server = start(ws)
-    yield server
-    server.stop()
-    ws.close()
+    return ws
 
 
 def sign_in_to(browser: Browser, server: UIServer, name: str, path: str = "/ui/overview") -> Page:
