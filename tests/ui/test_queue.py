@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 
 from loopline.review import claim_case, open_case
 from loopline.store import Case, Store
-from loopline.ui._queue import QueueFilter, claim_next, count_cases, page_cases
+from loopline.ui._queue import QueueFilter, claim_next, count_cases, count_label, page_cases
 
 
 def test_unknown_or_malformed_filters_fall_back_to_the_defaults() -> None:
@@ -80,3 +80,19 @@ def test_next_case_passes_over_held_and_just_left_cases(store: Store) -> None:
         found = claim_next(session, "credit-default", actor="rita", exclude=second.uid)
         assert found is third
         assert claim_next(session, "credit-default", actor="rita") is second
+
+
+def test_a_long_queue_is_counted_to_a_bound_and_says_so(store: Store) -> None:
+    with store.transaction() as session:
+        for index in range(30):
+            _open(session, f"p{index}", float(index), ["low_confidence"])
+        first = QueueFilter(limit=25)
+        last = QueueFilter(limit=25, offset=25)
+        # bound: max(cap, the page's end) = 25 on the first page, so 26 means "more"
+        assert count_cases(session, "credit-default", first, cap=10) == 26
+        assert count_cases(session, "credit-default", last, cap=10) == 30
+        assert count_cases(session, "credit-default", first) == 30  # under the default cap
+    assert count_label(26, first, cap=10) == "25+"
+    assert count_label(30, last, cap=10) == "30"
+    assert count_label(12_345, QueueFilter()) == "10,000+"
+    assert count_label(1_234, QueueFilter()) == "1,234"

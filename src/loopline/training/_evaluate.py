@@ -32,7 +32,7 @@ __all__ = ["binary_outcome", "evaluate_model", "measure_latency"]
 
 _IMPORTANCE_ROWS = 2000
 _CURVE_POINTS = 101
-#: Single-row latency: time spent at most once this many rows are timed (see measure_latency).
+#: Single-row latency is timed for about this many seconds at most, on at least so many rows.
 _LATENCY_BUDGET_S = 1.5
 _LATENCY_MIN_ROWS = 50
 

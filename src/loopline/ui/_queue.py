@@ -22,12 +22,15 @@ from loopline.review import claim_case
 from loopline.store import Case, utcnow
 
 __all__ = [
+    "COUNT_CAP",
     "PAGE_SIZES",
     "REASONS",
     "STATUSES",
     "QueueFilter",
     "claim_next",
+    "count_bound",
     "count_cases",
+    "count_label",
     "page_cases",
     "queue_row",
 ]
@@ -136,10 +139,28 @@ def page_cases(session: Session, use_case: str, wanted: QueueFilter) -> Sequence
     return session.scalars(query.limit(wanted.limit).offset(wanted.offset)).all()
 
 
-def count_cases(session: Session, use_case: str, wanted: QueueFilter) -> int:
-    """How many cases the filter selects, over every page."""
-    query = _filtered(select(func.count()).select_from(Case), use_case, wanted)
-    return int(session.scalar(query) or 0)
+#: The queue counts the cases a filter selects up to this many (or to the end of the page shown,
+#: if that is further): a queue of millions is not counted whole on every page view.
+COUNT_CAP = 10_000
+
+
+def count_bound(wanted: QueueFilter, cap: int = COUNT_CAP) -> int:
+    """The most cases :func:`count_cases` counts for ``wanted``: a count above it means more."""
+    return max(cap, wanted.offset + wanted.limit)
+
+
+def count_cases(session: Session, use_case: str, wanted: QueueFilter, cap: int = COUNT_CAP) -> int:
+    """How many cases the filter selects over every page, counted up to :func:`count_bound` and
+    one more (which says there are more than the bound; a next page is still known to exist)."""
+    selected = _filtered(select(Case.id), use_case, wanted)
+    bounded = selected.limit(count_bound(wanted, cap) + 1).subquery()
+    return int(session.scalar(select(func.count()).select_from(bounded)) or 0)
+
+
+def count_label(total: int, wanted: QueueFilter, cap: int = COUNT_CAP) -> str:
+    """The count as the queue shows it: ``1,234``, or ``10,000+`` past the bound."""
+    bound = count_bound(wanted, cap)
+    return f"{bound:,}+" if total > bound else f"{total:,}"
 
 
 def queue_row(case: Case) -> dict[str, Any]:

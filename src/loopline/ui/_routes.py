@@ -57,6 +57,7 @@ from loopline.ui._queue import (
     QueueFilter,
     claim_next,
     count_cases,
+    count_label,
     page_cases,
     queue_row,
 )
@@ -262,6 +263,7 @@ class Pages:
                 active="queue",
                 rows=rows,
                 total=total,
+                total_label=count_label(total, wanted),
                 wanted=wanted,
                 report=report,
                 targets=success_targets(self.ws.project.spec, report),
