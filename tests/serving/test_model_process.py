@@ -240,3 +240,44 @@ def test_a_model_process_that_cannot_start_leaves_the_model_serving_in_a_thread(
         assert "scoring it in a thread instead" in caplog.text
     finally:
         ws.close()
+
+
+def test_a_seeded_runtime_gives_each_arm_its_own_audit_stream(
+    trained: tuple[TrainedModel, pd.DataFrame], process: ModelProcess
+) -> None:
+    from types import SimpleNamespace
+
+    from loopline.spec import load_project
+    from tests.conftest import EXAMPLE
+
+    model, frame = trained
+    spec = load_project(EXAMPLE).spec
+    arms = [
+        {"role": "challenger", "model_version_id": 12},
+        {"role": "champion", "model_version_id": 11},
+        {"role": "shadow", "model_version_id": 13},
+    ]
+    runtime = SimpleNamespace(seed=7, _policy=Runtime._policy)
+    policies = Runtime._policies(runtime, spec, None, arms)  # type: ignore[arg-type]
+    # the champion keeps the runtime's seed (a one-arm deployment draws as before)
+    assert policies[11].seed == 7
+    assert len({p.seed for p in policies.values()}) == 3
+    again = Runtime._policies(runtime, spec, None, arms)  # type: ignore[arg-type]
+    assert {k: p.seed for k, p in again.items()} == {k: p.seed for k, p in policies.items()}
+    records = frame.to_dict("records")
+    other = ModelProcess(model, "credit-default@2")
+    try:
+        draws = [
+            [
+                e.audit_sample
+                for e in child(
+                    [records], _jobs([records], _Request(model.signature, policies[key]))
+                )[0][1]
+            ]
+            for child, key in ((process, 11), (other, 12))
+        ]
+    finally:
+        other.close()
+    assert any(draws[0])
+    assert any(draws[1])
+    assert draws[0] != draws[1]  # each arm's process draws its own stream

@@ -69,8 +69,16 @@ class _UseCase:
     salt: str
     arms: list[dict[str, Any]]
     models: dict[int, ServedModel]
-    policy: EscalationPolicy
+    #: Per served model version: the escalation policy its answers are decided by (one audit
+    #: sampler per arm, so two arms never draw the same stream).
+    policies: dict[int, EscalationPolicy]
     policy_id: int | None = None
+
+    @property
+    def policy(self) -> EscalationPolicy:
+        """The champion's policy (the first arm's, without a champion)."""
+        leader = next((a for a in self.arms if a["role"] == "champion"), self.arms[0])
+        return self.policies[leader["model_version_id"]]
 
 
 @dataclass
@@ -183,6 +191,23 @@ class Runtime:
             audit_sample_rate=tuned.get("audit_sample_rate") if tuned else None,
         )
 
+    def _policies(
+        self, spec: ProjectSpec, tuned: dict[str, Any] | None, arms: list[dict[str, Any]]
+    ) -> dict[int, EscalationPolicy]:
+        """One policy per arm that decides (the champion's, tuned or not, for every arm). A seeded
+        runtime seeds the champion's sampler with its seed and each other arm's with a seed
+        derived from it and the arm's model version, so arms do not repeat each other's draws
+        (in the model processes, each arm's process holds its own copy)."""
+        leader = next((a for a in arms if a["role"] == "champion"), arms[0] if arms else None)
+        policies: dict[int, EscalationPolicy] = {}
+        for arm in arms:
+            key = arm["model_version_id"]
+            seed = self.seed
+            if seed is not None and arm is not leader:
+                seed = seed * 1_000_003 + key
+            policies[key] = self._policy(spec, tuned, seed)
+        return policies
+
     async def reload(self) -> bool:
         """Load a newer deployment revision if there is one; returns whether anything changed.
 
@@ -205,7 +230,7 @@ class Runtime:
             if current is not None and current.revision == deployment.revision:
                 if current.policy_id == (tuned["id"] if tuned else None):
                     return False
-                current.policy = self._policy(spec, tuned, self.seed)  # a newly tuned threshold
+                current.policies = self._policies(spec, tuned, current.arms)  # newly tuned
                 current.policy_id = tuned["id"] if tuned else None
                 return True
             wanted = {
@@ -238,7 +263,7 @@ class Runtime:
             salt,
             arms,
             models,
-            self._policy(spec, tuned, self.seed),
+            self._policies(spec, tuned, arms),
             tuned["id"] if tuned else None,
         )
         if current is not None:
@@ -316,7 +341,8 @@ class Runtime:
         try:
             # validation, scores and decisions: in the model thread, once per micro-batch
             result = await served.batcher.submit(
-                records, _Request(served.model.signature, use_case.policy)
+                records,
+                _Request(served.model.signature, use_case.policies[arm["model_version_id"]]),
             )
         except Exception as exc:
             self._watch(name, use_case, arm, failed=True, latency_ms=0.0)
