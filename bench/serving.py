@@ -255,6 +255,14 @@ class Server:
         return json.dumps({self.records_key: records}).encode()
 
 
+def floor_server(floor_model: Path, port: int) -> Server:
+    """The floor (``bench/serving_floor.py``) serving the pickled pipeline on ``port``."""
+    command = [sys.executable, "-m", "bench.serving_floor", "--model", str(floor_model)]
+    return Server(
+        "floor", [*command, "--port", str(port)], ROOT, port, "/predict", "/health", "records"
+    )
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind((HOST, 0))
@@ -703,23 +711,7 @@ def main(argv: list[str] | None = None) -> int:
                 "/ping",
                 "dataframe_records",
             ),
-            Server(
-                "floor",
-                [
-                    sys.executable,
-                    "-m",
-                    "bench.serving_floor",
-                    "--model",
-                    str(floor_model),
-                    "--port",
-                    str(ports["floor"]),
-                ],
-                ROOT,
-                ports["floor"],
-                "/predict",
-                "/health",
-                "records",
-            ),
+            floor_server(floor_model, ports["floor"]),
             Server(
                 "loopline",
                 [_bin("loopline"), "serve", "--host", HOST, "--port", str(ports["loopline"])],
@@ -809,10 +801,15 @@ def main(argv: list[str] | None = None) -> int:
         **summary,
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2) + "\n")
-    console.print(f"results written to {args.out}")
+    save(result, args.out, console)
     return 0
+
+
+def save(result: dict[str, Any], path: Path, console: Console) -> None:
+    """Write a benchmark's results as JSON, and say where."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")
+    console.print(f"results written to {path}")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ process and thread name). Linux only. Results go to ``bench/results/serving_cpu.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -132,23 +131,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in order:
                 port = http_bench._free_port()
                 if name == "floor":
-                    server = http_bench.Server(
-                        name,
-                        [
-                            sys.executable,
-                            "-m",
-                            "bench.serving_floor",
-                            "--model",
-                            str(floor_model),
-                            "--port",
-                            str(port),
-                        ],
-                        http_bench.ROOT,
-                        port,
-                        "/predict",
-                        "/health",
-                        "records",
-                    )
+                    server = http_bench.floor_server(floor_model, port)
                 else:
                     fresh = root / f"round-{round_}"
                     shutil.copytree(project, fresh)
@@ -206,9 +189,7 @@ def main(argv: list[str] | None = None) -> int:
         "medians": summary,
         "runs": runs,
     }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
-    console.print(f"results written to {args.out}")
+    http_bench.save(out, args.out, console)
     return 0
 
 
