@@ -68,7 +68,8 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
         served = next(iter(use_case.models.values()))
         scorer = Scorer(served.model)  # the model stage, here in this thread
         signature = served.model.signature
-        job = _Request(signature, use_case.policy)
+        policy = use_case.policies[next(iter(use_case.models))]
+        job = _Request(signature, policy)
         records = orjson.loads(body)["records"]
         arrays, flags = validate_columns(records, signature, max_rows=len(records))
         frame = batch_frame([arrays])
@@ -94,7 +95,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
             0.0, whole - sum(steps[k] for k in list(steps)[3:])
         )
         steps["decisions (escalation policy)"] = _median_ms(
-            lambda: use_case.policy.decide_batch(
+            lambda: policy.decide_batch(
                 scores.probability,
                 scores.confidence,
                 [len(s) for s in scores.sets or []],

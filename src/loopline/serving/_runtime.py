@@ -74,12 +74,6 @@ class _UseCase:
     policies: dict[int, EscalationPolicy]
     policy_id: int | None = None
 
-    @property
-    def policy(self) -> EscalationPolicy:
-        """The champion's policy (the first arm's, without a champion)."""
-        leader = next((a for a in self.arms if a["role"] == "champion"), self.arms[0])
-        return self.policies[leader["model_version_id"]]
-
 
 @dataclass
 class Answer:
