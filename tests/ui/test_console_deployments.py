@@ -7,8 +7,6 @@ the ``console`` fixture see it unchanged.
 
 from __future__ import annotations
 
-import shutil
-import sqlite3
 import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -32,6 +30,7 @@ from loopline.ui._deployments_view import (
     required_reason,
     shadow_agreement,
 )
+from tests.serving.conftest import copy_project
 from tests.ui.conftest import MAINTAINER, UIServer, csrf_token, screenshot, sign_in_to, start
 
 USE_CASE = "credit-default"
@@ -41,13 +40,7 @@ def copy_of(console: UIServer, root: Path) -> UIServer:
     """A second server over a copy of the console's project (database copied consistently)."""
     source = console.ws.settings.project_dir
     target = root / source.name
-    shutil.copytree(source, target)
-    database = console.ws.settings.home / "loopline.db"
-    with (
-        sqlite3.connect(database) as src,
-        sqlite3.connect(target / ".loopline" / "loopline.db") as dst,
-    ):
-        src.backup(dst)
+    copy_project(source, target)
     env = {"LOOPLINE_ACTOR": "tester", "LOOPLINE_AUTH": "on"}
     return start(Workspace(load_settings(env, project_dir=target)))
 
