@@ -135,6 +135,17 @@ def test_decide_batch_equals_decide_row_by_row() -> None:
             novelty[:rows],
         )
         assert got == expected
+        # the serving path hands the policy the rows as columns (names to arrays)
+        columns = {"LIMIT_BAL": inputs["LIMIT_BAL"].to_numpy()[:rows]}
+        got = EscalationPolicy(spec, COSTS, seed=11).decide_batch(
+            probability[:rows],
+            confidence[:rows],
+            [len(s) for s in sets[:rows]],
+            columns,
+            out_of_range[:rows],
+            novelty[:rows],
+        )
+        assert got == expected
         if rows == n:  # the comparison covers every outcome
             assert {d.decision for d in expected} == {"auto", "review"}
             assert any(d.audit_sample for d in expected)
@@ -275,6 +286,64 @@ def test_replayed_preprocessing_equals_scikit_learn(
     again = scorer(frame)
     assert again.answers() == first.answers()
     np.testing.assert_array_equal(again.novel, first.novel)
+
+
+def test_the_scorer_reads_columns_as_it_reads_the_frame(
+    trained: tuple[TrainedModel, pd.DataFrame],
+) -> None:
+    # the serving path scores the rows as validation built them, as columns, without a frame
+    from loopline.serving._scoring import FastPreprocess
+
+    model, frame = trained
+    steps = model.pipeline[:-1]
+    odd = frame.head(50).astype({"LIMIT_BAL": "float64", "AGE": "float64"})
+    odd.loc[[1, 7], "LIMIT_BAL"] = np.nan
+    odd.loc[3, "EDUCATION"] = 99
+    for data in (frame, frame.head(1), odd):
+        columns = {name: data[name].to_numpy() for name in reversed(data.columns)}
+        replayed = FastPreprocess(steps)(columns)
+        expected = steps.transform(data)
+        assert replayed.dtype == expected.dtype
+        np.testing.assert_array_equal(replayed, expected)
+        scorer = Scorer(model)
+        for _ in range(2):  # the first batch is checked against scikit-learn, the next replayed
+            got = scorer(columns)
+            assert got.answers() == Scorer(model)(data).answers()
+            np.testing.assert_array_equal(got.novel, Scorer(model)(data).novel)
+        assert scorer._checked
+
+
+@pytest.mark.parametrize(
+    "dtypes",
+    [
+        ("int64", "float64"),
+        ("int32", "int64"),
+        ("uint8", "int64"),
+        ("float32", "int64"),
+        ("uint64", "int64"),
+        ("bool", "bool"),
+        ("bool", "int64"),
+        ("object", "int64"),
+    ],
+)
+def test_columns_stack_as_pandas_stacks_them(dtypes: tuple[str, str]) -> None:
+    from loopline.serving._scoring import _block
+
+    rng = np.random.default_rng(3)
+    columns: dict[str, Any] = {
+        f"c{i}": (
+            np.array([f"v{k}" for k in range(6)], dtype=object)
+            if dtype == "object"
+            else rng.integers(0, 2, size=6).astype(dtype)
+        )
+        for i, dtype in enumerate(dtypes)
+    }
+    names = list(columns)
+    expected = pd.DataFrame(columns)[names].to_numpy()
+    got = _block(columns, names)
+    got = got.to_numpy() if isinstance(got, pd.DataFrame) else got
+    assert got.dtype == expected.dtype
+    np.testing.assert_array_equal(got, expected)
 
 
 def test_unknown_preprocessing_is_left_to_scikit_learn() -> None:

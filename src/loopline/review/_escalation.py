@@ -21,7 +21,7 @@ probability is stored so the quality of automatic decisions can be estimated wit
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -50,13 +50,19 @@ class Escalation(NamedTuple):
     expected_cost_auto: float | None
 
 
-def _polars_columns(inputs: pd.DataFrame, used: list[Any]) -> pl.DataFrame:
+#: A batch's inputs: a pandas frame, or columns (names to NumPy arrays) as serving validates them.
+Inputs = pd.DataFrame | Mapping[str, Any]
+
+
+def _polars_columns(inputs: Inputs, used: list[Any]) -> pl.DataFrame:
     """The named columns as a polars frame: NumPy-backed columns handed over directly (a
     tenth of ``pl.from_pandas``' cost), anything else through ``pl.from_pandas``."""
-    arrays = {str(c): inputs[c].to_numpy() for c in used}
+    arrays = {str(c): np.asarray(inputs[c]) for c in used}
     if all(a.dtype.kind in "iufb" for a in arrays.values()):
         return pl.DataFrame(arrays, nan_to_null=True)  # a missing value is null, as before
-    return pl.from_pandas(inputs[used].reset_index(drop=True))
+    if isinstance(inputs, pd.DataFrame):
+        return pl.from_pandas(inputs[used].reset_index(drop=True))
+    return pl.from_pandas(pd.DataFrame({c: inputs[c] for c in used}))
 
 
 class EscalationPolicy:
@@ -99,21 +105,24 @@ class EscalationPolicy:
             low, high = review / fn, 1.0 - review / fp
             self.band = (low, high) if low < high else None
 
-    def _rules_hit(self, inputs: pd.DataFrame) -> list[list[str]]:
-        hits: list[list[str]] = [[] for _ in range(len(inputs))]
+    def _rules_hit(self, inputs: Inputs, rows: int | None = None) -> list[list[str]]:
+        """Per row, the rules it meets; ``rows`` is the row count (needed for columns)."""
+        if rows is None:
+            rows = len(inputs)
+        hits: list[list[str]] = [[] for _ in range(rows)]
         if not self.rules:
             return hits
         wanted = self._rule_names
         # only the columns the rules name (a dotted name reads into its column)
         used = [
             column
-            for column in inputs.columns
+            for column in (inputs.columns if isinstance(inputs, pd.DataFrame) else inputs)
             if column in wanted or any(name.startswith(f"{column}.") for name in wanted)
         ]
-        if len(inputs) <= _SCALAR_ROWS:
+        if rows <= _SCALAR_ROWS:
             # a polars query costs ~1 ms of fixed overhead; ~100 rows are faster one by one
             columns = {str(c): inputs[c].tolist() for c in used}
-            for index in range(len(inputs)):
+            for index in range(rows):
                 values = {
                     k: (None if v[index] != v[index] else v[index]) for k, v in columns.items()
                 }
@@ -190,7 +199,7 @@ class EscalationPolicy:
         probability: list[float] | None,
         confidence: Sequence[float | None] | None,
         set_sizes: list[int] | None,
-        inputs: pd.DataFrame,
+        inputs: Inputs,
         out_of_range: list[list[str]],
         novelty: npt.NDArray[np.bool_] | None = None,
     ) -> list[Escalation]:
@@ -201,7 +210,7 @@ class EscalationPolicy:
                 regression).
             confidence: Each answer's ``confidence`` (``None``: none has one).
             set_sizes: Each answer's prediction-set size (``None``: the answers have no sets).
-            inputs: The rows as validated.
+            inputs: The rows as validated (a frame, or columns: names to arrays).
             out_of_range: Per row, the fields outside the contract's ranges.
             novelty: Per row, the novelty flag.
 
@@ -219,7 +228,7 @@ class EscalationPolicy:
             flags.append(("cost_band", [low <= p <= high for p in probability]))
         if self.escalation.conformal is not None and set_sizes is not None:
             flags.append(("ambiguous_set", [size != 1 for size in set_sizes]))
-        rules = self._rules_hit(inputs)
+        rules = self._rules_hit(inputs, rows)
         ood = self.escalation.out_of_distribution
         novel = novelty.tolist() if ood and novelty is not None else None
         expected: list[float | None]

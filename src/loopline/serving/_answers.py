@@ -11,7 +11,7 @@ from typing import Any
 
 from loopline.errors import ServingError
 from loopline.review import EscalationPolicy
-from loopline.serving._batcher import BatchJob, batch_frame
+from loopline.serving._batcher import BatchJob, batch_columns
 from loopline.serving._inputs import validate_columns
 from loopline.serving._log import LoggedRequest, json_texts
 from loopline.serving._scoring import Scorer, Scores
@@ -77,8 +77,9 @@ def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list
         first = last + 1
     if not valid:
         return results
-    frame = batch_frame(columns)
-    scores = scorer(frame)
+    # the rows as columns: the model stage builds a pandas frame only if it needs one
+    batch = batch_columns(columns)
+    scores = scorer(batch)
     spans: list[tuple[int, int, int]] = []
     start = 0
     for k in valid:
@@ -96,7 +97,7 @@ def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list
             group_end += 1
         begin, end = spans[index][1], spans[group_end][2]
         flags = [f for k, _, _ in spans[index : group_end + 1] for f in out_of_range[k]]
-        escalations = _decide(policy, scores, frame, begin, end, flags)
+        escalations = _decide(policy, scores, batch, begin, end, flags)
         for k, job_start, job_end in spans[index : group_end + 1]:
             decided[k] = escalations[job_start - begin : job_end - begin]
         index = group_end + 1
@@ -109,12 +110,12 @@ def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list
 def _decide(
     policy: EscalationPolicy,
     scores: Scores,
-    frame: Any,
+    batch: dict[str, Any],
     start: int,
     end: int,
     out_of_range: list[list[str]],
 ) -> list[Any]:
-    inputs = frame if start == 0 and end == len(frame) else frame.iloc[start:end]
+    inputs = batch if start == 0 and end == len(scores) else _rows(batch, start, end)
     if scores.task == "regression":
         return policy.decide_batch(None, None, None, inputs, out_of_range, scores.novel[start:end])
     assert scores.confidence is not None
@@ -127,6 +128,11 @@ def _decide(
         out_of_range,
         scores.novel[start:end],
     )
+
+
+def _rows(batch: dict[str, Any], start: int, end: int) -> dict[str, Any]:
+    """Rows ``start:end`` of a batch given as columns."""
+    return {name: values[start:end] for name, values in batch.items()}
 
 
 def _recommendations(answers: list[dict[str, Any]], rows: list[int]) -> list[dict[str, Any]]:

@@ -213,17 +213,20 @@ def _column_length(columns: Mapping[str, Any]) -> int:
     return 0
 
 
+def batch_columns(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The batch's rows as one set of columns (names to arrays), in the jobs' order; ``parts``
+    are columns as validation built them, each with the same names in the same order."""
+    if len(parts) == 1:
+        return dict(parts[0])
+    # insertion order is the columns' order; column by column, as validation built them
+    return {str(name): np.concatenate([part[name] for part in parts]) for name in parts[0]}
+
+
 def batch_frame(parts: Sequence[Rows]) -> pd.DataFrame:
     """The batch's rows as one frame, in the jobs' order."""
     columns = [part for part in parts if not isinstance(part, pd.DataFrame)]
     if len(columns) == len(parts):
-        if len(columns) == 1:
-            return pd.DataFrame(columns[0])
-        names = [str(name) for name in columns[0]]
-        # insertion order is the columns' order; column by column, as validation built them
-        return pd.DataFrame(
-            {name: np.concatenate([part[name] for part in columns]) for name in names}
-        )
+        return pd.DataFrame(batch_columns(columns))
     frames = [part if isinstance(part, pd.DataFrame) else pd.DataFrame(part) for part in parts]
     return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 

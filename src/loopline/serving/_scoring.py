@@ -10,6 +10,7 @@ estimator and the isolation forest both read the same features, and the forest i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -168,9 +169,10 @@ class FastPreprocess:
     def __init__(self, steps: Any) -> None:
         self.apply = _compile(steps)
 
-    def __call__(self, frame: pd.DataFrame) -> Floats:
-        """The features of ``frame``."""
-        features: Floats = self.apply(frame)
+    def __call__(self, data: pd.DataFrame | Mapping[str, Any]) -> Floats:
+        """The features of a frame, or of the rows as columns (names to arrays, in the model's
+        input order: a step on the whole input reads them in that order)."""
+        features: Floats = self.apply(data)
         return features
 
 
@@ -202,8 +204,8 @@ def _compile(step: Any) -> Any:
                 raise ValueError("only named columns through fitted transformers")
             blocks.append((list(columns), _compile(inner)))
 
-        def columns(frame: Any) -> Any:
-            return np.hstack([apply(frame[names]) for names, apply in blocks])
+        def columns(data: Any) -> Any:
+            return np.hstack([apply(_block(data, names)) for names, apply in blocks])
 
         return columns
     if isinstance(step, SimpleImputer):
@@ -254,7 +256,26 @@ def _compile(step: Any) -> Any:
     raise ValueError(f"{type(step).__name__} is not replayed")
 
 
+def _block(data: Any, names: list[str]) -> Any:
+    """The named columns of a frame, or of columns given as arrays (names to arrays): stacked
+    into one array as pandas would stack them (numbers promote as NumPy promotes them, booleans
+    stay booleans), or as a frame when they are anything else (pandas' ``frame[names]`` costs
+    ~0.3 ms whatever the rows, as much as the one-hot encoding of 500)."""
+    if isinstance(data, pd.DataFrame):
+        return data[names]
+    arrays = [data[name] for name in names]
+    kinds = {array.dtype.kind for array in arrays}
+    if kinds <= _NUMERIC_KINDS or kinds == {"b"}:
+        return np.column_stack(arrays)
+    return pd.DataFrame(dict(zip(names, arrays, strict=True)))
+
+
+_NUMERIC_KINDS = frozenset("iuf")
+
+
 def _numeric(data: Any) -> Floats:
+    if isinstance(data, Mapping):
+        data = _block(data, list(data))
     values = data.to_numpy() if isinstance(data, pd.DataFrame) else np.asarray(data)
     if values.dtype.kind not in "iufb":
         raise ValueError("only numeric inputs are replayed")
@@ -292,27 +313,32 @@ class Scorer:
                 self.forest = None  # an unusual detector: scored by scikit-learn itself
         self.labels = [_plain(c) for c in model.classes]
 
-    def _features(self, frame: pd.DataFrame) -> Any:
-        """The preprocessed features: replayed when the replay matched scikit-learn."""
+    def _features(self, data: pd.DataFrame | Mapping[str, Any], frame: _Frame) -> Any:
+        """The preprocessed features: replayed when the replay matched scikit-learn (from the
+        columns themselves when given columns)."""
         if self.fast is not None:
             if self._checked:
                 try:
-                    return self.fast(frame)
+                    if isinstance(data, pd.DataFrame):
+                        return self.fast(self.model.inputs(data))
+                    return self.fast({name: data[name] for name in self.model.signature.names})
                 except (ValueError, TypeError, KeyError, IndexError):
                     pass  # inputs the replay does not take (e.g. strings): scikit-learn does
-            elif _features_check(self.fast, self.preprocess, frame):
+            elif _features_check(self.fast, self.preprocess, self.model.inputs(frame())):
                 self._checked = True
             else:
                 self.fast = None  # it differed once: never used for this model
-        return self.preprocess.transform(frame)
+        return self.preprocess.transform(self.model.inputs(frame()))
 
-    def __call__(self, frame: pd.DataFrame) -> Scores:
-        """The batch's scores and novelty flags."""
+    def __call__(self, data: pd.DataFrame | Mapping[str, Any]) -> Scores:
+        """The batch's scores and novelty flags, for a frame or for the rows as columns (names
+        to arrays, as validation builds them: no frame is built when the replay takes them)."""
         model = self.model
-        novel = np.zeros(len(frame), dtype=bool)
+        frame = _Frame(data)
+        novel = np.zeros(frame.rows, dtype=bool)
         features = None
         if self.preprocess is not None:
-            features = self._features(model.inputs(frame))
+            features = self._features(data, frame)
             if self.forest is not None:
                 novel = -self.forest.score_samples(features) > self.novelty_threshold
             else:
@@ -322,7 +348,7 @@ class Scorer:
             if features is not None:
                 predicted = np.asarray(self.estimator.predict(features), dtype=np.float64)
             else:
-                predicted = model.predict(frame)
+                predicted = model.predict(frame())
             lower, upper = model.intervals(predicted)
             values = predicted.tolist()
             return Scores(
@@ -332,7 +358,7 @@ class Scorer:
             raw = np.asarray(self.estimator.predict_proba(features), dtype=np.float64)
             proba = _calibrated(model, raw)
         else:
-            proba = model.predict_proba(frame)
+            proba = model.predict_proba(frame())
         in_set = model.prediction_sets(proba)
         labels = self.labels
         sets = _label_sets(in_set, labels)
@@ -370,6 +396,23 @@ def _label_sets(in_set: npt.NDArray[np.bool_], labels: list[Any]) -> list[list[A
     table = [[labels[i] for i in range(classes) if code >> i & 1] for code in range(1 << classes)]
     codes = in_set.astype(np.int64) @ (1 << np.arange(classes, dtype=np.int64))
     return [table[code].copy() for code in codes.tolist()]
+
+
+class _Frame:
+    """A batch as a pandas frame, built from its columns the first time it is asked for."""
+
+    def __init__(self, data: pd.DataFrame | Mapping[str, Any]) -> None:
+        self.data = data
+        self.built: pd.DataFrame | None = data if isinstance(data, pd.DataFrame) else None
+        if self.built is not None:
+            self.rows = len(self.built)
+        else:
+            self.rows = len(next(iter(data.values()))) if data else 0
+
+    def __call__(self) -> pd.DataFrame:
+        if self.built is None:
+            self.built = pd.DataFrame(self.data)
+        return self.built
 
 
 def _features_check(fast: Any, reference: Any, frame: pd.DataFrame) -> bool:
