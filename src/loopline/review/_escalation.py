@@ -32,6 +32,7 @@ import polars as pl
 from loopline.data._check_rules import compile_rule
 from loopline.errors import ExpressionError
 from loopline.expressions import evaluate, names, parse
+from loopline.review._array_rules import array_rule_hits
 from loopline.spec import Costs, EscalationSpec
 
 __all__ = ["Escalation", "EscalationPolicy"]
@@ -133,15 +134,25 @@ class EscalationPolicy:
                     except (ExpressionError, TypeError):
                         continue  # a rule naming a column this model does not take cannot fire
             return hits
-        frame = _polars_columns(inputs, used)
-        for text, _, expression in self.rules:
+        arrays = {str(c): np.asarray(inputs[c]) for c in used}
+        frame: pl.DataFrame | None = None
+        for text, node, expression in self.rules:
+            hit = f"rule:{text}"
+            # the common rules in NumPy, with polars' nulls; the rest through a polars query
+            found = array_rule_hits(node, arrays, rows)
+            if found is not None:
+                for index in np.flatnonzero(found).tolist():
+                    hits[index].append(hit)
+                continue
+            if frame is None:
+                frame = _polars_columns(inputs, used)
             try:
                 flags = frame.select(expression.fill_null(False).alias("hit"))["hit"].to_list()
             except pl.exceptions.PolarsError:
                 continue  # a rule naming a column this model does not take cannot fire
             for index, flag in enumerate(flags):
                 if flag:
-                    hits[index].append(f"rule:{text}")
+                    hits[index].append(hit)
         return hits
 
     def decide(
