@@ -95,8 +95,9 @@ def validate_columns(
 ) -> tuple[dict[str, Any], list[list[str]]]:
     """:func:`validate_records`, returning the frame's columns instead of the frame.
 
-    The serving path hands these to the micro-batcher, which builds one frame per batch:
-    ``pd.DataFrame(columns)`` is exactly the frame :func:`validate_records` returns.
+    The serving path hands these to the model stage, which scores a micro-batch's columns
+    without building a frame unless it needs one: ``pd.DataFrame(columns)`` is exactly the frame
+    :func:`validate_records` returns.
     """
     check_row_count(records, max_rows=max_rows)
     rows = len(records)
