@@ -51,12 +51,12 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
     """loopline's steps for one request, timed one by one."""
     from loopline._workspace import open_workspace
     from loopline.serving._answers import _Request, _score_batch
-    from loopline.serving._batcher import BatchJob, batch_frame
+    from loopline.serving._batcher import BatchJob, batch_columns
     from loopline.serving._case_queue import CaseWriter, case_count
     from loopline.serving._inputs import validate_columns
     from loopline.serving._log import write_records
     from loopline.serving._runtime import Runtime
-    from loopline.serving._scoring import Scorer
+    from loopline.serving._scoring import Scorer, _Frame
 
     ws = open_workspace(project)
     runtime = Runtime(ws)
@@ -72,16 +72,16 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
         job = _Request(signature, policy)
         records = orjson.loads(body)["records"]
         arrays, flags = validate_columns(records, signature, max_rows=len(records))
-        frame = batch_frame([arrays])
-        scores = scorer(frame)
+        batch = batch_columns([arrays])  # the model stage reads the columns, as serving does
+        scores = scorer(batch)
         steps["parse the JSON body"] = _median_ms(lambda: orjson.loads(body), repeat)
         steps["validate against the signature"] = _median_ms(
             lambda: validate_columns(records, signature, max_rows=len(records)), repeat
         )
-        steps["build the frame"] = _median_ms(lambda: batch_frame([arrays]), repeat)
-        features = scorer._features(served.model.inputs(frame))
+        steps["gather the columns"] = _median_ms(lambda: batch_columns([arrays]), repeat)
+        features = scorer._features(batch, _Frame(batch))
         steps["features (replayed preprocessing)"] = _median_ms(
-            lambda: scorer._features(served.model.inputs(frame)), repeat
+            lambda: scorer._features(batch, _Frame(batch)), repeat
         )
         steps["model: predict_proba"] = _median_ms(
             lambda: scorer.estimator.predict_proba(features), repeat
@@ -90,7 +90,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
             steps["novelty: isolation forest"] = _median_ms(
                 lambda: scorer.forest.score_samples(features), repeat
             )
-        whole = _median_ms(lambda: scorer(frame), repeat)
+        whole = _median_ms(lambda: scorer(batch), repeat)
         steps["calibration, confidence, conformal sets"] = max(
             0.0, whole - sum(steps[k] for k in list(steps)[3:])
         )
@@ -99,7 +99,7 @@ def _steps(project: Path, body: bytes, repeat: int) -> dict[str, float]:
                 scores.probability,
                 scores.confidence,
                 [len(s) for s in scores.sets or []],
-                frame,
+                batch,
                 flags,
                 scores.novel,
             ),
