@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopline._workspace import Workspace
 from loopline.registry import (
@@ -17,9 +17,11 @@ from loopline.registry import (
     read_file,
     rollback,
 )
-from loopline.runs import TrainResult, train
 from loopline.store import GateResult, ModelVersion
-from loopline.training import TrainedModel
+
+if TYPE_CHECKING:  # training's modules (scikit-learn) load when a model is trained or loaded
+    from loopline.runs import TrainResult
+    from loopline.training import TrainedModel
 
 __all__ = [
     "approve_model",
@@ -37,6 +39,8 @@ __all__ = [
 
 def train_model(ws: Workspace, *, dataset: str | None = None, progress: Any = None) -> TrainResult:
     """Train, evaluate, gate and register a model version."""
+    from loopline.runs import train
+
     return train(ws, dataset=dataset, progress=progress)
 
 

@@ -46,6 +46,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from loopline._vocabulary import ROLES, SCOPES
+
 __all__ = [
     "PERMISSIONS",
     "ROLES",
@@ -68,11 +70,6 @@ PERMISSIONS: tuple[str, ...] = (
     "admin",
 )
 
-#: Every role, least to most powerful.
-ROLES: tuple[str, ...] = ("viewer", "reviewer", "maintainer", "admin")
-
-#: Every token scope.
-SCOPES: tuple[str, ...] = ("predict", "feedback", "review", "admin")
 
 _VIEWER = frozenset({"read"})
 _REVIEWER = _VIEWER | {"feedback", "review"}

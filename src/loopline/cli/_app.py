@@ -19,13 +19,15 @@ import importlib
 import sys
 import traceback
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopline._workspace import Workspace, open_workspace
 from loopline.cli._output import Output, err_console
 from loopline.errors import LooplineError
+
+if TYPE_CHECKING:
+    from loopline._workspace import Workspace
 
 __all__ = ["app", "main", "workspace"]
 
@@ -76,6 +78,8 @@ def _root(
 
 def workspace() -> Workspace:
     """The workspace of the project chosen with ``--project`` (or the current folder)."""
+    from loopline._workspace import open_workspace  # the store's modules: not for --help
+
     return open_workspace(_state["project"])
 
 

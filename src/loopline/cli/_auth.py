@@ -7,25 +7,16 @@ import getpass
 import sys
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
-from loopline.auth import (
-    ROLES,
-    SCOPES,
-    AccountError,
-    add_user,
-    create_token,
-    disable_user,
-    list_tokens,
-    list_users,
-    revoke_token,
-    set_password,
-)
+from loopline._vocabulary import ROLES, SCOPES
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, err_console, table
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
 
 __all__: list[str] = []
 
@@ -56,6 +47,8 @@ def _transaction() -> Iterator[tuple[Session, str]]:
 
 def _read_password() -> str:
     """One password from stdin: prompted without echo on a terminal, else the first line."""
+    from loopline.auth import AccountError
+
     if sys.stdin.isatty():
         password = getpass.getpass("Password: ")
         if getpass.getpass("Again: ") != password:
@@ -72,6 +65,8 @@ def users_add(
     json_output: Json = False,
 ) -> None:
     """Add a user with a role; with --password-stdin they can sign in to the web UI."""
+    from loopline.auth import add_user
+
     password = _read_password() if password_stdin else None
     with _transaction() as (session, actor):
         info = add_user(session, name, role, password, actor=actor)
@@ -83,6 +78,8 @@ def users_add(
 @users_app.command("list")
 def users_list(json_output: Json = False) -> None:
     """Every user, with role and status."""
+    from loopline.auth import list_users
+
     with _transaction() as (session, _):
         users = list_users(session)
     rows = [
@@ -108,6 +105,8 @@ def users_disable(
     name: Annotated[str, typer.Argument(help="The user to lock out.")], json_output: Json = False
 ) -> None:
     """Lock a user out: their tokens and web sessions stop working at once."""
+    from loopline.auth import disable_user
+
     with _transaction() as (session, actor):
         info = disable_user(session, name, actor=actor)
     Output(json_output).result(info, lambda: console.print(f"Disabled [bold]{info.name}[/]."))
@@ -119,6 +118,8 @@ def users_set_password(
     json_output: Json = False,
 ) -> None:
     """Set a user's password from standard input; signs out their web sessions."""
+    from loopline.auth import set_password
+
     password = _read_password()
     with _transaction() as (session, actor):
         set_password(session, name, password, actor=actor)
@@ -139,6 +140,8 @@ def tokens_create(
     json_output: Json = False,
 ) -> None:
     """Create an API token; its secret is printed once and cannot be shown again."""
+    from loopline.auth import create_token, list_tokens
+
     expires_in = None if expires_days is None else timedelta(days=expires_days)
     with _transaction() as (session, actor):
         token = create_token(session, user, scope, name=name, expires_in=expires_in, actor=actor)
@@ -168,6 +171,8 @@ def tokens_list(
     json_output: Json = False,
 ) -> None:
     """API tokens (never their secrets), newest first."""
+    from loopline.auth import list_tokens
+
     with _transaction() as (session, _):
         tokens = list_tokens(session, user)
     rows = [
@@ -192,6 +197,8 @@ def tokens_revoke(
     json_output: Json = False,
 ) -> None:
     """Revoke an API token at once."""
+    from loopline.auth import revoke_token
+
     with _transaction() as (session, actor):
         info = revoke_token(session, prefix, actor=actor)
     Output(json_output).result(info, lambda: console.print(f"Revoked token {info.prefix}."))

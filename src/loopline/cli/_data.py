@@ -7,11 +7,8 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from loopline import _api
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, steps, table
-from loopline.data import dump_contract, infer_contract, load_contract
-from loopline.data._read import read_source
 from loopline.errors import DataError
 
 __all__: list[str] = []
@@ -38,6 +35,8 @@ def ingest(
     json_output: Json = False,
 ) -> None:
     """Check a file against the contract: good rows make a new version, bad ones are quarantined."""
+    from loopline import _api
+
     if mode not in ("append", "overwrite"):
         raise DataError(f"Unknown --mode {mode!r}.", hint="Use --mode append or --mode overwrite.")
     ws = workspace()
@@ -109,6 +108,9 @@ def contract_infer(
     json_output: Json = False,
 ) -> None:
     """Draft an ODCS v3.1 contract from a data file (review it before use)."""
+    from loopline.data import dump_contract, infer_contract
+    from loopline.data._read import read_source
+
     _, frame = read_source(path)
     contract = infer_contract(frame, name or path.name.split(".")[0].lower().replace(" ", "-"))
     text = dump_contract(contract)
@@ -141,7 +143,8 @@ def contract_check(
     json_output: Json = False,
 ) -> None:
     """Validate a contract file; with --data, validate a data file against it (nothing stored)."""
-    from loopline.data import validate
+    from loopline.data import load_contract, validate
+    from loopline.data._read import read_source
 
     parsed = load_contract(contract)
     result: dict[str, Any] = {"contract": parsed.name, "valid": True, "checks": len(parsed.checks)}
@@ -167,6 +170,8 @@ def contract_check(
 @datasets_app.command("list")
 def datasets_list(json_output: Json = False) -> None:
     """Every dataset with its latest version."""
+    from loopline import _api
+
     rows = _api.list_datasets(workspace())
     Output(json_output).result(
         rows,
@@ -187,6 +192,8 @@ def datasets_show(
     json_output: Json = False,
 ) -> None:
     """A dataset's versions, or one version's report, profile and first rows."""
+    from loopline import _api
+
     info = _api.show_dataset(workspace(), ref, head=head)
 
     def render() -> None:
@@ -251,6 +258,8 @@ def datasets_diff(
     json_output: Json = False,
 ) -> None:
     """Rows added and removed (by key if the contract has one), schema and distribution changes."""
+    from loopline import _api
+
     diff = _api.diff(workspace(), left, right)
 
     def render() -> None:
@@ -296,6 +305,8 @@ def datasets_quarantine(
     json_output: Json = False,
 ) -> None:
     """Browse or export quarantined rows with their failed checks (fix, then `loopline ingest`)."""
+    from loopline import _api
+
     frame = _api.quarantine(workspace(), name, batch=batch)
     if export is not None:
         _api.export_quarantine(frame, export)

@@ -9,8 +9,6 @@ import typer
 
 from loopline.cli._app import app
 from loopline.cli._output import Json, Output, console, err_console, table
-from loopline.demo import create_demo_project, run_demo
-from loopline.settings import load_settings
 
 __all__: list[str] = []
 
@@ -89,6 +87,9 @@ def demo(
     json_output: Json = False,
 ) -> None:
     """Run the loop on the bundled credit-default example, with the embedded defaults."""
+    from loopline.demo import create_demo_project, run_demo
+    from loopline.settings import load_settings
+
     project = create_demo_project(directory)
     settings = load_settings(project_dir=project)
     if not json_output:

@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopline._workspace import Workspace
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
-from loopline.experiments import (
-    analyze_experiment,
-    experiment_dict,
-    get_experiment,
-    list_experiments,
-    stop_experiment,
-)
+
+if TYPE_CHECKING:
+    from loopline._workspace import Workspace
 
 __all__: list[str] = []
 
@@ -130,6 +125,8 @@ def list_command(
     json_output: Json = False,
 ) -> None:
     """Experiments, newest first, with their arms, status and decision."""
+    from loopline.experiments import experiment_dict, list_experiments
+
     with _opened() as ws, ws.store.transaction() as session:
         rows = [
             experiment_dict(row, analysis=False)
@@ -160,6 +157,8 @@ def list_command(
 @experiments_app.command("show")
 def show_command(experiment: ExperimentId, json_output: Json = False) -> None:
     """One experiment: plan, per-arm estimates and intervals, and its last analysis."""
+    from loopline.experiments import experiment_dict, get_experiment
+
     with _opened() as ws, ws.store.transaction() as session:
         info = experiment_dict(get_experiment(session, experiment))
     Output(json_output).result(info, lambda: _render(info))
@@ -179,6 +178,8 @@ def analyze_command(
     json_output: Json = False,
 ) -> None:
     """Analyse an experiment now from the prediction log and labels; store the look."""
+    from loopline.experiments import analyze_experiment
+
     with _opened() as ws:
         info = analyze_experiment(ws, experiment, act=act)
     Output(json_output).result(info, lambda: _render(info))
@@ -191,6 +192,8 @@ def stop_command(
     json_output: Json = False,
 ) -> None:
     """Stop a running experiment without a decision (the deployment is left as it is)."""
+    from loopline.experiments import experiment_dict, stop_experiment
+
     with _opened() as ws, ws.store.transaction() as session:
         info = experiment_dict(
             stop_experiment(session, experiment, actor=ws.actor, reason=reason), analysis=False

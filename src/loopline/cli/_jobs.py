@@ -7,24 +7,16 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopline._workspace import Workspace
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, err_console, table, to_json
 from loopline.errors import SettingsError
-from loopline.jobs import (
-    Worker,
-    cancel,
-    get_job,
-    import_modules,
-    job_dict,
-    list_jobs,
-    list_steps,
-    retry,
-)
+
+if TYPE_CHECKING:
+    from loopline._workspace import Workspace
 
 __all__: list[str] = []
 
@@ -104,6 +96,8 @@ def worker(
     json_output: Json = False,
 ) -> None:
     """Run scheduled monitors and queued jobs until stopped (SIGTERM or Ctrl-C)."""
+    from loopline.jobs import Worker, import_modules
+
     import_modules(modules.split(","))
     with _opened() as ws:
         runner = Worker(
@@ -161,6 +155,8 @@ def jobs_list(
     json_output: Json = False,
 ) -> None:
     """Jobs, newest first, with their status and attempts."""
+    from loopline.jobs import job_dict, list_jobs
+
     with _opened() as ws, ws.store.transaction() as session:
         rows = [job_dict(j) for j in list_jobs(session, status=status, kind=kind, limit=limit)]
     Output(json_output).result(
@@ -195,6 +191,8 @@ def _short(text: str | None, width: int = 60) -> str | None:
 @jobs_app.command("show")
 def jobs_show(job_id: JobId, json_output: Json = False) -> None:
     """One job: payload, attempts, result or error, and the steps it completed."""
+    from loopline.jobs import get_job, job_dict, list_steps
+
     with _opened() as ws, ws.store.transaction() as session:
         job = get_job(session, job_id)
         info = job_dict(job, list_steps(session, job.id))
@@ -224,6 +222,8 @@ def jobs_show(job_id: JobId, json_output: Json = False) -> None:
 @jobs_app.command("retry")
 def jobs_retry(job_id: JobId, reason: Reason = None, json_output: Json = False) -> None:
     """Queue a failed or cancelled job again; completed steps are not run again."""
+    from loopline.jobs import job_dict, retry
+
     with _opened() as ws, ws.store.transaction() as session:
         info = job_dict(retry(session, job_id, actor=ws.actor, reason=reason))
     Output(json_output).result(
@@ -234,6 +234,8 @@ def jobs_retry(job_id: JobId, reason: Reason = None, json_output: Json = False) 
 @jobs_app.command("cancel")
 def jobs_cancel(job_id: JobId, reason: Reason = None, json_output: Json = False) -> None:
     """Cancel a queued or running job (a running one stops at its next step)."""
+    from loopline.jobs import cancel, job_dict
+
     with _opened() as ws, ws.store.transaction() as session:
         info = job_dict(cancel(session, job_id, actor=ws.actor, reason=reason))
     Output(json_output).result(
@@ -253,6 +255,7 @@ def up(
     import uvicorn
 
     from loopline.cli._serve import _is_loopback
+    from loopline.jobs import Worker, import_modules
     from loopline.serving._app import create_app
 
     import_modules(modules.split(","))

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.tree import Tree
 
-from loopline import _api
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
-from loopline.lineage import LineageTree
+
+if TYPE_CHECKING:
+    from loopline.lineage import LineageTree
 
 __all__: list[str] = []
 
@@ -28,6 +29,7 @@ Depth = Annotated[int, typer.Option(help="How many steps to follow.")]
 
 
 def _render(tree: LineageTree) -> Tree:
+
     def label(node: LineageTree) -> str:
         relation = f"[dim]{node.relation}[/] " if node.relation else ""
         return f"{relation}[bold]{node.kind}[/] {node.label} [dim]({node.key[:40]})[/]"
@@ -45,6 +47,8 @@ def _render(tree: LineageTree) -> Tree:
 @lineage_app.command("up")
 def lineage_up(node: Node, depth: Depth = 20, json_output: Json = False) -> None:
     """What NODE was made from: source files, dataset versions, runs…"""
+    from loopline import _api
+
     tree = _api.lineage(workspace(), node, up=True, depth=depth)
     Output(json_output).result(tree.to_dict(), lambda: console.print(_render(tree)))
 
@@ -52,6 +56,8 @@ def lineage_up(node: Node, depth: Depth = 20, json_output: Json = False) -> None
 @lineage_app.command("down")
 def lineage_down(node: Node, depth: Depth = 20, json_output: Json = False) -> None:
     """What was made from NODE: later versions, runs, models, deployments…"""
+    from loopline import _api
+
     tree = _api.lineage(workspace(), node, up=False, depth=depth)
     Output(json_output).result(tree.to_dict(), lambda: console.print(_render(tree)))
 
@@ -70,6 +76,8 @@ def audit(
     json_output: Json = False,
 ) -> None:
     """The audit trail: who did what, when, to what and why (newest first)."""
+    from loopline import _api
+
     if since is not None and since.tzinfo is None:
         from datetime import timezone
 

@@ -6,7 +6,6 @@ from typing import Annotated, Any
 
 import typer
 
-from loopline import _api_models as api
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, steps, table
 
@@ -52,6 +51,8 @@ def train(
     json_output: Json = False,
 ) -> None:
     """Train, evaluate and gate a model on a dataset version; register it as a new version."""
+    from loopline import _api_models as api
+
     ws = workspace()
     with steps("training", quiet=json_output) as say:
         result = api.train_model(ws, dataset=dataset, progress=say)
@@ -98,6 +99,8 @@ def models_list(
     json_output: Json = False,
 ) -> None:
     """Model versions with state, aliases and headline metrics."""
+    from loopline import _api_models as api
+
     rows = api.list_models(workspace(), use_case)
     Output(json_output).result(
         rows,
@@ -129,6 +132,8 @@ def models_show(
     json_output: Json = False,
 ) -> None:
     """A version's metrics, gates and signature (--card prints its model card)."""
+    from loopline import _api_models as api
+
     ws = workspace()
     info = api.show_model(ws, ref)
     text = api.model_card(ws, ref) if card else None
@@ -151,6 +156,8 @@ def models_show(
 @models_app.command("compare")
 def models_compare(left: Ref, right: Ref, json_output: Json = False) -> None:
     """Two versions' metrics side by side."""
+    from loopline import _api_models as api
+
     diff = api.compare_models(workspace(), left, right)
     Output(json_output).result(
         diff,
@@ -175,6 +182,8 @@ def models_promote(
     json_output: Json = False,
 ) -> None:
     """Promote a version; refused, with the failing gates listed, unless every gate passes."""
+    from loopline import _api_models as api
+
     info = api.promote_model(workspace(), ref, to=to, reason=reason)
     Output(json_output).result(
         info, lambda: console.print(f"{info['model']} is now {info['state']}.")
@@ -184,6 +193,8 @@ def models_promote(
 @models_app.command("archive")
 def models_archive(ref: Ref, reason: Reason = None, json_output: Json = False) -> None:
     """Retire a version."""
+    from loopline import _api_models as api
+
     info = api.archive_model(workspace(), ref, reason=reason)
     Output(json_output).result(info, lambda: console.print(f"{info['model']} is archived."))
 
@@ -191,6 +202,8 @@ def models_archive(ref: Ref, reason: Reason = None, json_output: Json = False) -
 @models_app.command("approve")
 def models_approve(ref: Ref, reason: Reason = None, json_output: Json = False) -> None:
     """Approve a version, for gates that require a person's approval."""
+    from loopline import _api_models as api
+
     info = api.approve_model(workspace(), ref, reason=reason)
     Output(json_output).result(info, lambda: console.print(_gate_table(info["gates"])))
 
@@ -202,6 +215,8 @@ def rollback(
     json_output: Json = False,
 ) -> None:
     """Put the previous champion back in production (one step back; audited)."""
+    from loopline import _api_models as api
+
     info = api.rollback_champion(workspace(), use_case, reason=reason)
     Output(json_output).result(
         info,

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import polars as pl
 import typer
 
 from loopline.cli._app import app
 from loopline.cli._output import Json, Output, console, table
 from loopline.errors import DataError
-from loopline.monitoring import DriftReport, drift_report
+
+if TYPE_CHECKING:
+    import polars as pl
+
+    from loopline.monitoring import DriftReport
 
 __all__ = ["monitor_app"]
 
@@ -27,6 +30,8 @@ DataFile = Annotated[
 
 def read_frame(path: Path) -> pl.DataFrame:
     """A CSV or Parquet file as a polars frame (the suffix decides)."""
+    import polars as pl
+
     suffix = "".join(path.suffixes[-2:]).lower()
     try:
         if suffix.endswith((".parquet", ".pq")):
@@ -122,6 +127,8 @@ def monitor_drift(
     json_output: Json = False,
 ) -> None:
     """Compare CURRENT with REFERENCE feature by feature; exit 1 on dataset drift."""
+    from loopline.monitoring import drift_report
+
     report = drift_report(
         read_frame(reference),
         read_frame(current),

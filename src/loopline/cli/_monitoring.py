@@ -12,9 +12,6 @@ import typer
 from loopline.cli._app import workspace
 from loopline.cli._monitor import monitor_app
 from loopline.cli._output import Json, Output, console, table
-from loopline.monitoring._alerts import list_alerts
-from loopline.monitoring._history import get_report, report_series
-from loopline.monitoring._monitor import run_monitor
 
 __all__: list[str] = []
 
@@ -150,6 +147,8 @@ def monitor_run(
     ] = False,
 ) -> None:
     """Monitor the use case now: drift, data quality, performance, business; raise alerts."""
+    from loopline.monitoring._monitor import run_monitor
+
     ws = workspace()
     report = run_monitor(ws, route=not no_route)
 
@@ -172,6 +171,8 @@ def monitor_show(
     json_output: Json = False,
 ) -> None:
     """Print a stored monitoring report (the latest by default) with a per-feature table."""
+    from loopline.monitoring._history import get_report
+
     ws = workspace()
     with ws.store.transaction() as session:
         report = get_report(session, ws.project.spec.name, report_id)
@@ -184,6 +185,8 @@ def monitor_history(
     json_output: Json = False,
 ) -> None:
     """The latest reports as a time series: status, rows, drift share, performance."""
+    from loopline.monitoring._history import report_series
+
     ws = workspace()
     with ws.store.transaction() as session:
         series = report_series(session, ws.project.spec.name, limit=limit)
@@ -222,6 +225,8 @@ def monitor_alerts(
     json_output: Json = False,
 ) -> None:
     """Alerts of the use case, newest first."""
+    from loopline.monitoring._alerts import list_alerts
+
     ws = workspace()
     with ws.store.transaction() as session:
         alerts = list_alerts(session, ws.project.spec.name, status=status, limit=limit)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
-from loopline.review import TunedPolicy, tune_policy
+
+if TYPE_CHECKING:
+    from loopline.review import TunedPolicy
 
 __all__: list[str] = []
 
@@ -123,5 +125,7 @@ def policy_tune(
     json_output: Json = False,
 ) -> None:
     """Choose the confidence threshold that meets a target; verify it on unseen held-out rows."""
+    from loopline.review import tune_policy
+
     tuned = tune_policy(workspace(), model_ref=model, target=target, reason=reason)
     Output(json_output).result(tuned.to_dict(), lambda: _render(tuned))

@@ -8,12 +8,10 @@ from typing import Annotated, Any
 
 import typer
 
-from loopline._check import check_project
+from loopline._vocabulary import TEMPLATES
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
 from loopline.errors import ProjectError
-from loopline.spec import TEMPLATES, render_template
-from loopline.store import open_store
 
 __all__: list[str] = []
 
@@ -33,6 +31,9 @@ def init(
     json_output: Json = False,
 ) -> None:
     """Create a new project with a commented loopline.yaml and a starter contract."""
+    from loopline._check import check_project
+    from loopline.spec import render_template
+
     if template not in TEMPLATES:
         raise ProjectError(
             f"Unknown template {template!r}.", hint=f"Choose one of: {', '.join(TEMPLATES)}."
@@ -69,6 +70,8 @@ def init(
 @app.command()
 def check(json_output: Json = False) -> None:
     """Validate the project: loopline.yaml, its contract and its expressions; list every problem."""
+    from loopline._check import check_project
+
     ws = workspace()
     result = check_project(ws.settings.project_dir)
     data: dict[str, Any] = {
@@ -95,6 +98,8 @@ def check(json_output: Json = False) -> None:
 @db_app.command("upgrade")
 def db_upgrade(json_output: Json = False) -> None:
     """Apply pending schema migrations to the metadata store."""
+    from loopline.store import open_store
+
     ws = workspace()
     store = open_store(ws.settings.database_url, migrate=False)
     before, after = store.upgrade()

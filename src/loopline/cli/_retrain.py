@@ -8,8 +8,6 @@ import typer
 
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
-from loopline.jobs import Worker, get_job, job_dict
-from loopline.retraining import request_retraining
 
 __all__: list[str] = []
 
@@ -23,6 +21,9 @@ def retrain(
     json_output: Json = False,
 ) -> None:
     """Retrain: latest data + feedback → train → gates → deploy as `retraining.then` says."""
+    from loopline.jobs import Worker, get_job, job_dict
+    from loopline.retraining import request_retraining
+
     ws = workspace()
     try:
         job = request_retraining(ws, trigger=reason)

@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from loopline._workspace import Workspace
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
 from loopline.errors import ReviewError
-from loopline.review import (
-    case_dict,
-    claim_case,
-    decide_case,
-    get_case,
-    list_cases,
-    record_feedback,
-)
-from loopline.review._report import review_report
-from loopline.serving import read_predictions
+
+if TYPE_CHECKING:
+    from loopline._workspace import Workspace
 
 __all__: list[str] = []
 
@@ -47,6 +39,8 @@ def review_list(
     json_output: Json = False,
 ) -> None:
     """Cases by priority (expected cost of a wrong automatic decision), with SLA due times."""
+    from loopline.review import case_dict, list_cases
+
     ws = workspace()
     with ws.store.transaction() as session:
         rows = [case_dict(c) for c in list_cases(session, status=status, limit=limit)]
@@ -76,6 +70,8 @@ def review_list(
 @review_app.command("show")
 def review_show(case_id: CaseId, json_output: Json = False) -> None:
     """One case: inputs, recommendation, reasons, history."""
+    from loopline.review import case_dict, get_case
+
     ws = workspace()
     with ws.store.transaction() as session:
         info = case_dict(get_case(session, case_id))
@@ -91,6 +87,8 @@ def review_decide(
     json_output: Json = False,
 ) -> None:
     """Claim and decide a case in one step (as the current actor)."""
+    from loopline.review import case_dict, claim_case, decide_case, get_case
+
     ws = workspace()
     with ws.store.transaction() as session:
         model_version = get_case(session, case_id).model_version
@@ -116,6 +114,9 @@ def review_decide(
 @review_app.command("metrics")
 def review_metrics(json_output: Json = False) -> None:
     """Automation, overrides, audited precision, backlog, SLA, agreement, cost — vs success."""
+    from loopline.review._report import review_report
+    from loopline.serving import read_predictions
+
     ws = workspace()
     spec = ws.project.spec
     predictions = read_predictions(ws.settings.home / "predictions", spec.name)
@@ -179,6 +180,9 @@ def feedback(
     json_output: Json = False,
 ) -> None:
     """Record the true outcome of a prediction (idempotent; conflicting labels are refused)."""
+    from loopline.review import record_feedback
+    from loopline.serving import read_predictions
+
     ws = workspace()
     spec = ws.project.spec
     log = read_predictions(ws.settings.home / "predictions", spec.name)

@@ -9,11 +9,10 @@ from typing import Annotated
 
 import typer
 
-from loopline import _api_serving
+from loopline._vocabulary import STRATEGIES
 from loopline.cli._app import app, workspace
 from loopline.cli._output import Json, Output, console, table
 from loopline.errors import SettingsError
-from loopline.serving import STRATEGIES
 
 __all__: list[str] = []
 
@@ -71,6 +70,8 @@ def deploy(
     json_output: Json = False,
 ) -> None:
     """Deploy a model version (gates must pass); running servers reload within seconds."""
+    from loopline import _api_serving
+
     info = _api_serving.deploy_model(
         workspace(), model, strategy=strategy, reason=reason, weight=weight
     )
@@ -94,6 +95,8 @@ def deployments(
     json_output: Json = False,
 ) -> None:
     """What a use case serves now: models, roles, traffic weights."""
+    from loopline import _api_serving
+
     info = _api_serving.deployment_info(workspace(), use_case)
 
     def render() -> None:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import json
 import pickle
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loopline.errors import IntegrityError
 from loopline.store import ObjectStore
-from loopline.training._model import TrainedModel
+
+if TYPE_CHECKING:  # scikit-learn's modules load with the model itself, not with the registry
+    from loopline.training._model import TrainedModel
 
 __all__ = ["MANIFEST", "MODEL_FILE", "load_model", "read_file", "save_artifacts"]
 
@@ -64,6 +66,8 @@ def load_model(objects: ObjectStore, prefix: str, manifest_sha256: str) -> Train
     data = objects.get_bytes(
         f"{prefix}/{MODEL_FILE}", sha256=manifest["files"][MODEL_FILE]["sha256"]
     )
+    from loopline.training._model import TrainedModel
+
     model = pickle.loads(data)  # noqa: S301  (verified against the registered SHA-256 above)
     if not isinstance(model, TrainedModel):
         raise IntegrityError(f"The artifact at {prefix} does not hold a loopline model.")

@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from loopline._vocabulary import STRATEGIES
 from loopline.errors import RegistryError
 from loopline.lineage import add_edge, add_node
 from loopline.registry import current_alias, get_version, promote
@@ -36,8 +37,6 @@ __all__ = [
     "deploy",
     "rollback_deployment",
 ]
-
-STRATEGIES = ("direct", "canary", "ab", "shadow")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from loopline._vocabulary import TEMPLATES
+
 __all__ = ["TEMPLATES", "render_template"]
 
 _BINARY = """\
@@ -114,9 +116,6 @@ schema:
         logicalType: {label_type}
         required: true
 """
-
-#: Template names accepted by ``loopline init --template``.
-TEMPLATES = ("binary-classification", "regression")
 
 
 def render_template(template: str, name: str) -> dict[str, str]:
