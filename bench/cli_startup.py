@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_to_floor": round(seconds / floor, 2),
             }
     table = Table(title=f"CLI start to exit, medians of {args.runs} (floor {floor:.3f} s)")
-    for column in ("command", "seconds", "× floor"):
+    for column in ("command", "seconds", "ratio to floor"):
         table.add_column(column, justify="left" if column == "command" else "right")
     for name, row in timed.items():
         table.add_row(name, f"{row['seconds']:.3f}", f"{row['ratio_to_floor']:.1f}")
