@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from sklearn.metrics import cohen_kappa_score
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -67,6 +66,8 @@ def review_report(
     if len(doubles) >= 2:
         first = [str(c.decision["first"]["label"]) for c in doubles if c.decision]
         second = [str(c.decision["label"]) for c in doubles if c.decision]
+        from sklearn.metrics import cohen_kappa_score  # loads with a report, not the CLI
+
         kappa = float(cohen_kappa_score(first, second)) if len(set(first + second)) > 1 else 1.0
     automation_rate = automatic / total if total else None
     precision_auto = true_positive / len(audited_positive) if audited_positive else None
