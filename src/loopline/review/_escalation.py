@@ -55,10 +55,14 @@ class Escalation(NamedTuple):
 Inputs = pd.DataFrame | Mapping[str, Any]
 
 
-def _polars_columns(inputs: Inputs, used: list[Any]) -> pl.DataFrame:
+def _polars_columns(
+    inputs: Inputs, used: list[Any], arrays: dict[str, Any] | None = None
+) -> pl.DataFrame:
     """The named columns as a polars frame: NumPy-backed columns handed over directly (a
-    tenth of ``pl.from_pandas``' cost), anything else through ``pl.from_pandas``."""
-    arrays = {str(c): np.asarray(inputs[c]) for c in used}
+    tenth of ``pl.from_pandas``' cost), anything else through ``pl.from_pandas``. ``arrays``:
+    the columns as NumPy arrays, when the caller has them already."""
+    if arrays is None:
+        arrays = {str(c): np.asarray(inputs[c]) for c in used}
     if all(a.dtype.kind in "iufb" for a in arrays.values()):
         return pl.DataFrame(arrays, nan_to_null=True)  # a missing value is null, as before
     if isinstance(inputs, pd.DataFrame):
@@ -145,7 +149,7 @@ class EscalationPolicy:
                     hits[index].append(hit)
                 continue
             if frame is None:
-                frame = _polars_columns(inputs, used)
+                frame = _polars_columns(inputs, used, arrays)
             try:
                 flags = frame.select(expression.fill_null(False).alias("hit"))["hit"].to_list()
             except pl.exceptions.PolarsError:
