@@ -5,13 +5,10 @@ from __future__ import annotations
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Literal
-
-import pandas as pd
-import polars as pl
+from typing import TYPE_CHECKING, Any, Literal
 
 from loopline._workspace import Workspace, open_workspace
-from loopline.data import Contract, load_contract
+from loopline.data._contract import Contract
 from loopline.data._datasets import (
     get_version,
     list_versions,
@@ -20,14 +17,16 @@ from loopline.data._datasets import (
     quarantine_frame,
 )
 from loopline.data._datasets import list_datasets as _list_datasets
-from loopline.data._diff import diff_versions
-from loopline.data._ingest import IngestResult, Progress, ingest_frame
-from loopline.data._ingest import ingest_path as _ingest_path
-from loopline.data._quarantine import CHECKS_COLUMN
 from loopline.errors import DataError
 from loopline.lineage import LineageTree, find_node, walk
 from loopline.store import Contract as ContractRecord
 from loopline.store import list_audit
+
+if TYPE_CHECKING:  # the reading commands (datasets, audit, lineage) load no pandas or polars
+    import pandas as pd
+    import polars as pl
+
+    from loopline.data._ingest import IngestResult, Progress
 
 __all__ = [
     "audit",
@@ -47,6 +46,8 @@ Mode = Literal["append", "overwrite"]
 
 
 def _contract_and_dataset(ws: Workspace, dataset: str | None) -> tuple[Contract, str]:
+    from loopline.data._contract_parse import load_contract  # polars: the ingest paths only
+
     project = ws.project
     contract = load_contract(project.resolve(project.spec.data.contract))
     return contract, dataset or project.spec.data.dataset
@@ -63,6 +64,8 @@ def ingest_path(
     progress: Progress | None = None,
 ) -> IngestResult:
     """Ingest a file into the project's dataset (or ``dataset``) through the project's contract."""
+    from loopline.data._ingest import ingest_path as _ingest_path
+
     contract, name = _contract_and_dataset(ws, dataset)
     return _ingest_path(
         ws,
@@ -97,6 +100,11 @@ def ingest(
         What happened: ``status`` is ``accepted``, ``refused`` or ``duplicate``; rows are
         conserved (``rows_in == rows_versioned + rows_quarantined``).
     """
+    import pandas as pd
+    import polars as pl
+
+    from loopline.data._ingest import ingest_frame
+
     ws = open_workspace(project)
     try:
         if isinstance(data, str | Path):
@@ -180,6 +188,8 @@ def _contract_label(session: Any, contract_id: int | None) -> str | None:
 
 def diff(ws: Workspace, left: str, right: str) -> dict[str, Any]:
     """Rows, schema and distribution differences between two dataset versions."""
+    from loopline.data._diff import diff_versions
+
     return diff_versions(ws, left, right)
 
 
@@ -190,6 +200,8 @@ def quarantine(ws: Workspace, name: str, *, batch: str | None = None) -> pl.Data
 
 def quarantine_summary(frame: pl.DataFrame) -> dict[str, int]:
     """How many quarantined rows failed each check."""
+    from loopline.data._quarantine import CHECKS_COLUMN
+
     if frame.height == 0:
         return {}
     counts: Counter[str] = Counter()
@@ -203,6 +215,10 @@ def export_quarantine(frame: pl.DataFrame, path: Path) -> None:
 
     Columns whose names start with ``_loopline`` are ignored when the file is ingested again.
     """
+    import polars as pl
+
+    from loopline.data._quarantine import CHECKS_COLUMN
+
     out = frame.with_columns(pl.col(CHECKS_COLUMN).list.join("; "))
     if path.suffix.lower() == ".parquet":
         out.write_parquet(path)

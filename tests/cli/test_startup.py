@@ -7,8 +7,12 @@ the top was loaded by every command, ``loopline --help`` included (seconds, on e
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+
+import pytest
 
 #: Data, model, web and database libraries: none is needed to show the help.
 HEAVY = (
@@ -27,14 +31,22 @@ HEAVY = (
 )
 
 
-def _loaded_after(code: str) -> list[str]:
-    """The heavy top-level packages in ``sys.modules`` after running ``code`` in a new Python."""
+def _loaded_after(code: str, cwd: Path | None = None) -> list[str]:
+    """The heavy top-level packages in ``sys.modules`` after running ``code`` in a new Python
+    (in ``cwd``, with authentication off)."""
     probe = (
         f"{code}\nimport json, sys\n"
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
     )
+    env = {**os.environ, "LOOPLINE_AUTH": "off", "LOOPLINE_ACTOR": "tester"}
     done = subprocess.run(
-        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+        cwd=cwd,
+        env=env,
     )
     loaded: list[str] = json.loads(done.stdout.strip().splitlines()[-1])
     return loaded
@@ -61,3 +73,24 @@ def test_every_command_is_still_registered() -> None:
 def test_reading_the_registry_does_not_load_scikit_learn() -> None:
     # `loopline models list` reads the store: training's libraries load with a model
     assert "sklearn" not in _loaded_after("import loopline._api_models")
+
+
+#: Libraries a command that only reads the metadata store does not need.
+DATA_AND_MODELS = {"deltalake", "pandas", "polars", "pyarrow", "scipy", "sklearn", "statsmodels"}
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["datasets", "list"], ["review", "list"], ["audit"], ["lineage", "up", "credit@1"]],
+    ids=" ".join,
+)
+def test_reading_commands_load_no_data_or_model_library(
+    command: list[str], tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.serving.conftest import deployed_project
+
+    ws = deployed_project(tmp_path_factory.mktemp("startup"), auth=False)
+    ws.close()
+    project = Path(ws.settings.project_dir)
+    code = f"from loopline.cli import main\nassert main({command!r}) == 0"
+    assert set(_loaded_after(code, cwd=project)) & DATA_AND_MODELS == set()

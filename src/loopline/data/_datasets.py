@@ -7,19 +7,19 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from loopline._workspace import Workspace
 from loopline.data._contract import Contract, contract_to_odcs
-from loopline.data._quarantine import read_quarantine
-from loopline.data._tables import read_table_version, table_uri
 from loopline.errors import DatasetError
 from loopline.store import Contract as ContractRecord
 from loopline.store import Dataset, DatasetVersion, IngestBatch
+
+if TYPE_CHECKING:  # the tables' readers are imported where rows are read: records need neither
+    import polars as pl
 
 __all__ = [
     "DatasetRef",
@@ -169,6 +169,8 @@ def list_versions(session: Session, name: str) -> Sequence[DatasetVersion]:
 
 def load_version(ws: Workspace, ref: DatasetRef | str) -> pl.DataFrame:
     """Exactly the rows of a dataset version, in ingest order (time travel)."""
+    from loopline.data._tables import read_table_version, table_uri
+
     ref = parse_ref(ref) if isinstance(ref, str) else ref
     with ws.store.transaction() as session:
         version = get_version(session, ref)
@@ -178,6 +180,11 @@ def load_version(ws: Workspace, ref: DatasetRef | str) -> pl.DataFrame:
 
 def quarantine_frame(ws: Workspace, name: str, *, batch: str | None = None) -> pl.DataFrame:
     """Quarantined rows of a dataset (optionally of one batch), with their failed checks."""
+    import polars as pl
+
+    from loopline.data._quarantine import read_quarantine
+    from loopline.data._tables import table_uri
+
     with ws.store.transaction() as session:
         record = _dataset(session, name)
         query = select(IngestBatch.uid).where(
