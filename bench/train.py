@@ -32,7 +32,9 @@ class _Clock:
     """Accumulates the time spent fitting and predicting.
 
     Wraps the scikit-learn pipeline's ``fit`` and loopline's ``TrainedModel.predict_proba`` and
-    ``predict`` (the model's own prediction: pipeline, then calibration). Nested calls count once.
+    ``predict`` (the model's own prediction: pipeline, then calibration), and the novelty
+    detector's ``IsolationForest.fit`` and ``score_samples`` (a second model, fitted on the
+    training rows' features for the escalation policy). Nested calls count once.
     """
 
     def __init__(self) -> None:
@@ -41,9 +43,13 @@ class _Clock:
         self.originals: list[tuple[type, str, Callable[..., Any]]] = []
 
     def __enter__(self) -> _Clock:
+        from sklearn.ensemble import IsolationForest
+
         from loopline.training import TrainedModel
 
-        targets = [
+        targets: list[tuple[type, str]] = [
+            (IsolationForest, "fit"),
+            (IsolationForest, "score_samples"),
             (Pipeline, "fit"),
             (Pipeline, "predict"),
             (Pipeline, "predict_proba"),
