@@ -7,6 +7,7 @@ call per copy; the shuffles and the numbers must still be exactly those of
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -15,6 +16,7 @@ import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.inspection import permutation_importance
+from threadpoolctl import threadpool_limits
 
 from loopline.training import _evaluate
 
@@ -49,6 +51,14 @@ class _Model:
 
     def predict(self, rows: pd.DataFrame) -> Any:
         return self.estimator.predict(rows[self.signature.names])
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    # as training predicts: gradient boosting's OpenMP pool on a machine another test worker
+    # keeps busy made one of these tests ten times slower
+    with threadpool_limits(limits=1):
+        yield
 
 
 @pytest.fixture(scope="module")
