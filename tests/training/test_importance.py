@@ -12,6 +12,7 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -113,3 +114,28 @@ def test_a_column_the_model_ignores_has_no_importance(credit: pd.DataFrame) -> N
     assert ours["AGE"]["importance"] == 0.0
     assert ours["AGE"]["std"] == 0.0
     assert ours["PAY_0"]["importance"] > ours["LIMIT_BAL"]["importance"] > 0
+
+
+def test_the_stacked_copies_keep_every_column_s_type_and_replace_one_column_each() -> None:
+    rows = pd.DataFrame(
+        {
+            "n": [1, 2, 3],
+            "s": pd.Series(["x", "y", "z"], dtype="str"),
+            "c": pd.Categorical(["u", "v", "u"]),
+            "f": [0.5, np.nan, 1.0],
+        }
+    )
+    copies = [
+        ("s", np.array(["z", "x", "y"], dtype=object)),
+        ("c", rows["c"].to_numpy()[[2, 1, 0]]),
+        ("n", np.array([3, 1, 2])),
+    ]
+
+    stacked = _evaluate._stacked(rows, copies)
+
+    assert stacked.dtypes.to_dict() == rows.dtypes.to_dict()
+    for index, (name, values) in enumerate(copies):
+        part = stacked.iloc[index * 3 : (index + 1) * 3].reset_index(drop=True)
+        expected = rows.copy()
+        expected[name] = pd.Series(values, dtype=rows[name].dtype)
+        pd.testing.assert_frame_equal(part, expected)

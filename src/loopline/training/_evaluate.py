@@ -279,7 +279,7 @@ def _importance(
     # from it afresh, each shuffle applied to the column as the previous one left it
     column_seed = np.random.RandomState(seed).randint(np.iinfo(np.int32).max + 1)
 
-    def shuffled_copies() -> Iterator[pd.DataFrame]:
+    def shuffled_columns() -> Iterator[tuple[str, npt.NDArray[Any]]]:
         for name in model.signature.names:
             state = np.random.RandomState(column_seed)
             order = np.arange(len(rows))
@@ -287,14 +287,14 @@ def _importance(
             for _ in range(_IMPORTANCE_REPEATS):
                 state.shuffle(order)
                 values = values[order]
-                yield rows.assign(**{name: values})
+                yield name, values
 
     size = len(rows)
     per_call = max(1, _IMPORTANCE_CELLS_PER_CALL // max(size * rows.shape[1], 1))
-    copies = shuffled_copies()
+    shuffles = shuffled_columns()
     drops: list[float] = []
-    while chunk := list(islice(copies, per_call)):
-        outputs = predict(pd.concat(chunk, ignore_index=True))
+    while chunk := list(islice(shuffles, per_call)):
+        outputs = predict(_stacked(rows, chunk))
         drops.extend(
             baseline - score(outputs[k * size : (k + 1) * size]) for k in range(len(chunk))
         )
@@ -305,6 +305,23 @@ def _importance(
             {"feature": name, "importance": float(np.mean(mine)), "std": float(np.std(mine))}
         )
     return sorted(out, key=lambda item: -item["importance"])
+
+
+def _stacked(rows: pd.DataFrame, copies: list[tuple[str, npt.NDArray[Any]]]) -> pd.DataFrame:
+    """``rows`` once per copy, one under the other, each with its one column's values replaced:
+    built column by column in NumPy (a frame per copy and a ``concat`` cost ~1.5 ms a copy)."""
+    size = len(rows)
+    stacked = {name: np.tile(rows[name].to_numpy(), len(copies)) for name in rows.columns}
+    for index, (name, values) in enumerate(copies):
+        stacked[name][index * size : (index + 1) * size] = values
+    return pd.DataFrame(
+        {
+            name: values
+            if values.dtype == rows[name].dtype
+            else pd.Series(values, dtype=rows[name].dtype)
+            for name, values in stacked.items()
+        }
+    )
 
 
 def _scorer(model: TrainedModel, target: npt.NDArray[Any]) -> tuple[Any, Any]:
