@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from sqlalchemy import func, inspect, select, text
 from sqlalchemy.exc import DBAPIError
@@ -14,6 +16,30 @@ def test_open_migrates_to_head(store: Store) -> None:
     assert store.revision() == Store.head()
     tables = set(inspect(store.engine).get_table_names())
     assert set(Base.metadata.tables) <= tables
+
+
+def test_the_head_and_the_revision_are_alembic_s(store: Store) -> None:
+    # the store reads both without Alembic (head from the files' numbers, the revision from
+    # alembic_version): they must be what Alembic itself says
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from loopline.store._store import _alembic_config
+
+    assert (
+        Store.head() == ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
+    )
+    with store.engine.connect() as connection:
+        assert store.revision() == MigrationContext.configure(connection).get_current_revision()
+
+
+def test_a_database_before_its_first_migration_has_no_revision(tmp_path: Path) -> None:
+    blank = Store(f"sqlite:///{tmp_path / 'blank.db'}")
+    assert blank.revision() is None
+    before, after = blank.upgrade()
+    assert (before, after) == (None, Store.head())
+    assert blank.revision() == Store.head()
+    blank.dispose()
 
 
 def test_migrations_match_the_models(store: Store) -> None:

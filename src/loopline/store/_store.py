@@ -6,23 +6,23 @@ import contextlib
 import fcntl
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from loopline.errors import StoreError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 __all__ = ["Store", "open_store"]
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION = "[0-9][0-9][0-9][0-9]_*.py"  # a migration file: its number is its revision id
 _PG_MIGRATION_LOCK = 0x6C6F6F70  # "loop": advisory lock id held while migrating PostgreSQL
 
 
@@ -67,20 +67,37 @@ class Store:
             session.close()
 
     def revision(self) -> str | None:
-        """The schema revision the database is at (``None`` before the first migration)."""
+        """The schema revision the database is at (``None`` before the first migration).
+
+        Read from Alembic's ``alembic_version`` table directly: opening the store does not
+        import Alembic unless there is a migration to run (its import cost every command
+        a few tenths of a second).
+        """
         try:
             with self.engine.connect() as connection:
-                return MigrationContext.configure(connection).get_current_revision()
+                if not inspect(connection).has_table("alembic_version"):
+                    return None
+                found = connection.execute(text("SELECT version_num FROM alembic_version"))
+                revisions = list(found.scalars())
         except OperationalError as exc:
             raise _unavailable(self.url, exc) from exc
+        if len(revisions) > 1:
+            raise StoreError(
+                f"The database records several schema revisions: {sorted(revisions)}.",
+                hint="loopline's migrations are linear; was the database migrated by another "
+                "tool? Check its alembic_version table.",
+            )
+        return revisions[0] if revisions else None
 
     @staticmethod
     def head() -> str:
-        """The newest schema revision this version of loopline knows."""
-        head = ScriptDirectory.from_config(_alembic_config("sqlite://")).get_current_head()
-        if head is None:  # pragma: no cover - the package always ships migrations
+        """The newest schema revision this version of loopline knows: the highest migration
+        file's number (each file ``NNNN_*.py`` is revision ``NNNN``; a test checks this equals
+        Alembic's own head)."""
+        numbers = [path.name[:4] for path in _MIGRATIONS.joinpath("versions").glob(_MIGRATION)]
+        if not numbers:  # pragma: no cover - the package always ships migrations
             raise StoreError("loopline ships no migrations; the installation is broken.")
-        return head
+        return max(numbers)
 
     def upgrade(self) -> tuple[str | None, str]:
         """Apply every pending migration; safe when several processes open the store at once.
@@ -94,6 +111,8 @@ class Store:
         with self._migration_lock():
             before = self.revision()
             if before != self.head():
+                from alembic import command
+
                 try:
                     with self.engine.begin() as connection:
                         config = _alembic_config(self.url)
@@ -207,6 +226,8 @@ def _sqlite_begin_immediate(connection: Any) -> None:
 
 
 def _alembic_config(url: str) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
