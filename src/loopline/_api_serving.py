@@ -10,6 +10,7 @@ import polars as pl
 
 from loopline._workspace import Workspace, open_workspace
 from loopline.experiments import create_experiment, stop_running_experiment
+from loopline.review import current_policy, policy_outlook
 from loopline.serving import current_deployment, deploy, read_predictions, rollback_deployment
 
 __all__ = ["deploy_model", "deployment_info", "predictions", "rollback_use_case"]
@@ -31,7 +32,13 @@ def _info(row: Any) -> dict[str, Any]:
 def deploy_model(
     ws: Workspace, ref: str, *, strategy: str, reason: str | None, weight: float = 0.5
 ) -> dict[str, Any]:
-    """Deploy a model version; running servers pick the change up within seconds."""
+    """Deploy a model version; running servers pick the change up within seconds.
+
+    The answer's ``policy`` says what the decision policy serving applies (the champion's tuned
+    one, else the project file's threshold) does on the version's held-out rows: automation,
+    precision and cost, and whether each declared success metric is met (``None`` for a
+    regression model).
+    """
     with ws.store.transaction() as session:
         row = deploy(
             session,
@@ -55,7 +62,11 @@ def deploy_model(
                 actor=ws.actor,
                 reason=f"superseded by a {strategy} deployment (revision {row.revision})",
             )
-        return info
+        leader = next((a for a in row.arms if a["role"] == "champion"), None)
+        tuned = current_policy(session, leader["model_version_id"]) if leader else None
+    # the decisions the deployed version will make, on its held-out rows (business terms first)
+    info["policy"] = policy_outlook(ws, ref, tuned)
+    return info
 
 
 def deployment_info(ws: Workspace, use_case: str | None = None) -> dict[str, Any] | None:

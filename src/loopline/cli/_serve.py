@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -75,16 +75,48 @@ def deploy(
     info = _api_serving.deploy_model(
         workspace(), model, strategy=strategy, reason=reason, weight=weight
     )
-    Output(json_output).result(
-        info,
-        lambda: console.print(
+
+    def render() -> None:
+        console.print(
             table(
                 f"{info['use_case']} revision {info['revision']} ({info['strategy']})",
                 ["model", "role", "traffic"],
                 [(a["model"], a["role"], f"{a['weight']:.0%}") for a in info["arms"]],
             )
-        ),
+        )
+        _print_policy(info.get("policy"))
+
+    Output(json_output).result(info, render)
+
+
+def _print_policy(policy: dict[str, Any] | None) -> None:
+    """What the decision policy does on the deployed version's held-out rows, in business terms."""
+    if not policy:
+        return
+    threshold = policy["confidence_below"]
+    rule = "no confidence threshold" if threshold is None else f"confidence below {threshold:.3f}"
+    precision = policy["precision_auto"]
+    console.print(
+        f"Decisions of {policy['model']} ({rule}: {policy['source']}) on {policy['rows']:,} "
+        f"held-out rows, by confidence alone: {policy['automation_rate']:.1%} automatic"
+        + ("" if precision is None else f", precision of automatic positives {precision:.3f}")
+        + f", {policy['cost_per_1000']:,.0f} {policy['currency'] or ''} per 1,000 predictions."
     )
+    tunable = ("automation_rate", "precision_auto", "accuracy_auto")
+    for item in policy["success"]:
+        if item["met"] is False:
+            low_high = policy.get(f"{item['metric']}_interval")
+            band = (
+                "" if not low_high else f" (95 % interval {low_high[0]:.3f} to {low_high[1]:.3f})"
+            )
+            console.print(f"  [yellow]{item['declared']}: {item['value']:.3f}{band} — missed[/]")
+    missed = [i for i in policy["success"] if i["met"] is False and i["metric"] in tunable]
+    if missed and policy["source"] == "project file":
+        bound = missed[0]["declared"].split()[-1]
+        console.print(
+            f"  Tune the threshold: loopline policy tune --model {policy['model']} "
+            f"--target {missed[0]['metric']}={bound}"
+        )
 
 
 @app.command()

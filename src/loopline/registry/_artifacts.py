@@ -42,6 +42,12 @@ def _manifest(objects: ObjectStore, prefix: str, manifest_sha256: str) -> dict[s
     return manifest
 
 
+def artifact_files(objects: ObjectStore, prefix: str, manifest_sha256: str) -> set[str]:
+    """The names of an artifact's files, from its verified manifest (versions registered by an
+    older loopline may lack files newer ones have)."""
+    return set(_manifest(objects, prefix, manifest_sha256)["files"])
+
+
 def read_file(objects: ObjectStore, prefix: str, manifest_sha256: str, name: str) -> bytes:
     """One artifact file, verified against the manifest.
 

@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # imported on first use: listing cases loads no pandas, polar
         parse_target,
         tune_holdout,
     )
-    from loopline.review._tuning_store import current_policy, tune_policy
+    from loopline.review._tuning_store import current_policy, policy_outlook, tune_policy
 
 _WHERE = {
     "ACTIONS": "loopline.review._cases",
@@ -55,6 +55,7 @@ _WHERE = {
     "open_case_columns": "loopline.review._cases",
     "open_cases": "loopline.review._cases",
     "parse_target": "loopline.review._tuning",
+    "policy_outlook": "loopline.review._tuning_store",
     "record_feedback": "loopline.review._feedback",
     "tune_holdout": "loopline.review._tuning",
     "tune_policy": "loopline.review._tuning_store",
@@ -82,6 +83,7 @@ __all__ = [
     "open_case_columns",
     "open_cases",
     "parse_target",
+    "policy_outlook",
     "record_feedback",
     "tune_holdout",
     "tune_policy",

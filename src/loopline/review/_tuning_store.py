@@ -8,6 +8,7 @@ coverage-risk chart; ``current_policy`` is what serving applies.
 from __future__ import annotations
 
 import io
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -18,11 +19,20 @@ from sqlalchemy.orm import Session
 from loopline._workspace import Workspace
 from loopline.charts import Series, line_chart
 from loopline.errors import RegistryError
-from loopline.registry import current_alias, get_version, read_file
-from loopline.review._tuning import _HOLDOUT, TunedPolicy, parse_target, tune_holdout
+from loopline.registry import artifact_files, current_alias, get_version, read_file
+from loopline.review._tuning import (
+    _HOLDOUT,
+    TunedPolicy,
+    _arrays,
+    _at,
+    _success,
+    coverage_risk,
+    parse_target,
+    tune_holdout,
+)
 from loopline.store import DecisionPolicyRecord, ModelVersion, record_audit
 
-__all__ = ["current_policy", "tune_policy"]
+__all__ = ["current_policy", "policy_outlook", "tune_policy"]
 
 
 def _coverage_risk_chart(policy: TunedPolicy) -> str:
@@ -164,4 +174,42 @@ def current_policy(session: Session, model_version_id: int) -> dict[str, Any] | 
         "id": record.id,
         "created_by": record.created_by,
         "created_at": record.created_at,
+    }
+
+
+def policy_outlook(
+    ws: Workspace, model_ref: str, tuned: Mapping[str, Any] | None
+) -> dict[str, Any] | None:
+    """What the confidence threshold serving will apply to a model version does on its held-out
+    rows, against the project's declared success metrics (``None`` for a regression model, or
+    a version registered without held-out answers).
+
+    ``tuned`` is the policy serving applies (the champion's :func:`current_policy`), or
+    ``None`` for the project file's ``serving.escalation.confidence_below``. The estimate counts
+    escalations by confidence alone: out-of-distribution inputs, rules and audit samples send
+    more rows to people.
+    """
+    spec = ws.project.spec
+    with ws.store.transaction() as session:
+        version = get_version(session, model_ref)
+        name = f"{version.use_case}@{version.version}"
+        prefix, manifest = version.artifact_prefix, version.manifest_sha256
+    if _HOLDOUT not in artifact_files(ws.objects, prefix, manifest):  # an older version
+        return None
+    holdout = pl.read_parquet(io.BytesIO(read_file(ws.objects, prefix, manifest, _HOLDOUT)))
+    if "confidence" not in holdout.columns or holdout.height == 0:
+        return None
+    declared = spec.serving.escalation.confidence_below
+    threshold = tuned.get("confidence_below") if tuned else declared
+    curve = coverage_risk(
+        **_arrays(holdout), costs=spec.objective.costs, thresholds=[threshold or 0.0]
+    )
+    point = _at(curve, 0)
+    return {
+        "model": name,
+        "confidence_below": threshold,
+        "source": f"tuned policy {tuned['id']}" if tuned else "project file",
+        **point,
+        "currency": spec.objective.costs.currency,
+        "success": _success(spec.objective.success, point),
     }
