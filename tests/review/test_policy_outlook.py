@@ -111,8 +111,12 @@ def test_a_version_without_held_out_answers_deploys_without_an_outlook(
     # versions registered before loopline kept held-out answers have no holdout.parquet
     from loopline.review import _tuning_store
 
-    real = _tuning_store.artifact_files
-    monkeypatch.setattr(_tuning_store, "artifact_files", lambda *args: real(*args) - {_HOLDOUT})
+    real = _tuning_store.read_optional_file
+    monkeypatch.setattr(
+        _tuning_store,
+        "read_optional_file",
+        lambda *args: None if args[-1] == _HOLDOUT else real(*args),
+    )
 
     info = _api_serving.deploy_model(ws, MODEL, strategy="direct", reason="test")
 

@@ -110,16 +110,16 @@ def _print_policy(policy: dict[str, Any] | None) -> None:
                 "" if not low_high else f" (95 % interval {low_high[0]:.3f} to {low_high[1]:.3f})"
             )
             # a threshold tuned on half the rows lands near its bound on all of them
-            bound = float(item["declared"].split()[-1])
-            close = low_high is not None and low_high[0] <= bound <= low_high[1]
+            close = low_high is not None and low_high[0] <= item["bound"] <= low_high[1]
             verdict = "missed, the bound inside the interval" if close else "missed"
             console.print(f"  [yellow]{item['declared']}: {item['value']:.3f}{band} — {verdict}[/]")
     missed = [i for i in policy["success"] if i["met"] is False and i["metric"] in tunable]
     if missed and policy["source"] == "project file":
-        bound = missed[0]["declared"].split()[-1]
+        first = missed[0]
+        written = first["declared"].split(first["op"])[-1].strip()  # the bound as declared
         console.print(
             f"  Tune the threshold: loopline policy tune --model {policy['model']} "
-            f"--target {missed[0]['metric']}={bound}"
+            f"--target {first['metric']}={written}"
         )
 
 

@@ -29,7 +29,7 @@ from loopline.monitoring._quality import data_quality
 from loopline.monitoring._reference import ReferenceProfile
 from loopline.monitoring._routes import route_events
 from loopline.monitoring._window import Window, read_window
-from loopline.registry import current_alias, read_file
+from loopline.registry import current_alias, read_file, read_optional_file
 from loopline.review._report import review_report
 from loopline.spec import ProjectSpec
 from loopline.store import Feedback, ModelVersion, MonitorReport
@@ -44,11 +44,10 @@ _CLASSIFICATION_METRICS = ("accuracy", "precision", "recall", "f1", "roc_auc")
 
 def _reference(ws: Workspace, version: ModelVersion) -> tuple[ReferenceProfile | None, Any]:
     """The version's reference profile and its held-out scores (``None`` if it has none)."""
-    try:
-        data = read_file(
-            ws.objects, version.artifact_prefix, version.manifest_sha256, REFERENCE_FILE
-        )
-    except Exception:  # versions registered before reference profiles existed
+    data = read_optional_file(
+        ws.objects, version.artifact_prefix, version.manifest_sha256, REFERENCE_FILE
+    )
+    if data is None:  # a version registered before reference profiles existed
         return None, None
     profile = ReferenceProfile.from_bytes(data)
     scores = None

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from loopline.registry._artifacts import artifact_files, load_model, read_file, save_artifacts
+from loopline.registry._artifacts import (
+    load_model,
+    read_file,
+    read_optional_file,
+    save_artifacts,
+)
 from loopline.registry._card import build_card, render_card
 from loopline.registry._gates import GATE_METRICS, GateOutcome, check_gate_names, evaluate_gates
 from loopline.registry._registry import (
@@ -30,7 +35,6 @@ __all__ = [
     "alias_at",
     "approve",
     "archive",
-    "artifact_files",
     "blocking_gates",
     "build_card",
     "check_gate_names",
@@ -42,6 +46,7 @@ __all__ = [
     "parse_model_ref",
     "promote",
     "read_file",
+    "read_optional_file",
     "render_card",
     "rollback",
     "save_artifacts",

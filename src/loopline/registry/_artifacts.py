@@ -17,7 +17,14 @@ from loopline.store import ObjectStore
 if TYPE_CHECKING:  # scikit-learn's modules load with the model itself, not with the registry
     from loopline.training._model import TrainedModel
 
-__all__ = ["MANIFEST", "MODEL_FILE", "load_model", "read_file", "save_artifacts"]
+__all__ = [
+    "MANIFEST",
+    "MODEL_FILE",
+    "load_model",
+    "read_file",
+    "read_optional_file",
+    "save_artifacts",
+]
 
 MANIFEST = "MANIFEST.json"
 MODEL_FILE = "model.pkl"
@@ -42,21 +49,28 @@ def _manifest(objects: ObjectStore, prefix: str, manifest_sha256: str) -> dict[s
     return manifest
 
 
-def artifact_files(objects: ObjectStore, prefix: str, manifest_sha256: str) -> set[str]:
-    """The names of an artifact's files, from its verified manifest (versions registered by an
-    older loopline may lack files newer ones have)."""
-    return set(_manifest(objects, prefix, manifest_sha256)["files"])
-
-
 def read_file(objects: ObjectStore, prefix: str, manifest_sha256: str, name: str) -> bytes:
     """One artifact file, verified against the manifest.
 
     Raises:
-        IntegrityError: The manifest or the file changed since registration.
+        IntegrityError: The manifest or the file changed since registration, or the manifest
+            has no such file.
+    """
+    data = read_optional_file(objects, prefix, manifest_sha256, name)
+    if data is None:
+        raise IntegrityError(f"The artifact at {prefix} has no file {name!r} in its manifest.")
+    return data
+
+
+def read_optional_file(
+    objects: ObjectStore, prefix: str, manifest_sha256: str, name: str
+) -> bytes | None:
+    """:func:`read_file`, or ``None`` when the manifest lists no such file (versions registered
+    by an older loopline lack files newer ones have). A listed file that changed still raises.
     """
     entry = _manifest(objects, prefix, manifest_sha256)["files"].get(name)
     if entry is None:
-        raise IntegrityError(f"The artifact at {prefix} has no file {name!r} in its manifest.")
+        return None
     return objects.get_bytes(f"{prefix}/{name}", sha256=entry["sha256"])
 
 

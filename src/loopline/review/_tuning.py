@@ -428,6 +428,8 @@ def _success(declared: Sequence[SuccessMetric], verified: dict[str, Any]) -> lis
             {
                 "metric": item.metric,
                 "declared": item.text,
+                "op": item.op,
+                "bound": item.value,
                 "value": value,
                 "met": item.met_by(value),
             }

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from loopline._workspace import Workspace
 from loopline.charts import Series, line_chart
 from loopline.errors import RegistryError
-from loopline.registry import artifact_files, current_alias, get_version, read_file
+from loopline.registry import current_alias, get_version, read_file, read_optional_file
 from loopline.review._tuning import (
     _HOLDOUT,
     TunedPolicy,
@@ -194,9 +194,10 @@ def policy_outlook(
         version = get_version(session, model_ref)
         name = f"{version.use_case}@{version.version}"
         prefix, manifest = version.artifact_prefix, version.manifest_sha256
-    if _HOLDOUT not in artifact_files(ws.objects, prefix, manifest):  # an older version
+    data = read_optional_file(ws.objects, prefix, manifest, _HOLDOUT)
+    if data is None:  # a version registered before held-out answers were kept
         return None
-    holdout = pl.read_parquet(io.BytesIO(read_file(ws.objects, prefix, manifest, _HOLDOUT)))
+    holdout = pl.read_parquet(io.BytesIO(data))
     if "confidence" not in holdout.columns or holdout.height == 0:
         return None
     declared = spec.serving.escalation.confidence_below
