@@ -14,6 +14,7 @@ from loopline.review import EscalationPolicy
 from loopline.serving._batcher import BatchJob, batch_columns
 from loopline.serving._inputs import validate_columns
 from loopline.serving._log import LoggedRequest, json_texts
+from loopline.serving._raw_records import RawRecords
 from loopline.serving._scoring import Scorer, Scores
 from loopline.spec import ProjectSpec
 from loopline.store import RawJson
@@ -37,21 +38,36 @@ class _Request:
 def _score_batch(scorer: Scorer, parts: list[Any], jobs: list[BatchJob]) -> list[Any]:
     """In the model thread: validate, score and decide a micro-batch, each once.
 
-    ``parts`` are the jobs' records. Returns per job either its answers (without decisions), its
-    escalations (``None`` without a policy), its rows' out-of-range fields and its rows' inputs
-    as JSON text (for the log and the review cases), or the :class:`ServingError` its rows got
-    from validation (only that request fails). Jobs are
-    decided in their order, so the audit sampler draws in the order the requests arrived.
+    ``parts`` are the jobs' records (lists, or :class:`RawRecords` parsed here). Returns per
+    job either its answers (without decisions), its escalations (``None`` without a policy),
+    its rows' out-of-range fields and its rows' inputs as JSON text (for the log and the review
+    cases), or the :class:`ServingError` its body got from parsing or its rows from validation
+    (only that request fails). Jobs are decided in their order, so the audit sampler draws in
+    the order the requests arrived.
     """
     results: list[Any] = [None] * len(jobs)
+    parts = list(parts)
+    for k, part in enumerate(parts):
+        if isinstance(part, RawRecords):  # a native request's rows, parsed here, not in the server
+            try:
+                parts[k] = part.parse()
+            except ServingError as error:
+                results[k] = error
     valid: list[int] = []
     columns: list[dict[str, Any]] = []
     out_of_range: dict[int, list[list[str]]] = {}
     first = 0
     while first < len(jobs):
+        if results[first] is not None:  # its body failed to parse
+            first += 1
+            continue
         signature = jobs[first].context.signature
         last = first
-        while last + 1 < len(jobs) and jobs[last + 1].context.signature is signature:
+        while (
+            last + 1 < len(jobs)
+            and results[last + 1] is None
+            and jobs[last + 1].context.signature is signature
+        ):
             last += 1
         group = range(first, last + 1)
         records = parts[first] if first == last else [r for k in group for r in parts[k]]

@@ -33,6 +33,7 @@ from loopline.errors import LooplineError, Problem, ServingError
 from loopline.serving import _mlflow, _oip
 from loopline.serving._experiment_routes import add_experiment_routes
 from loopline.serving._monitoring_routes import add_monitoring_routes
+from loopline.serving._raw_records import RawRecords, native_payload, parse_body
 from loopline.serving._review_routes import add_review_routes
 from loopline.serving._router import ROUTE_HEADER
 from loopline.serving._runtime import Runtime
@@ -169,13 +170,6 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def _parse_json(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ServingError(f"The body is not valid JSON: {exc}.", status=400) from exc
-
-
 def _native_error(error: LooplineError) -> Response:
     status = getattr(error, "status", 400 if isinstance(error, ServingError) else 500)
     return _json({"error": error.to_dict()}, status=status, headers=getattr(error, "headers", None))
@@ -248,8 +242,9 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
 
         async def work() -> Response:
             await auth.require("predict")(request)
-            payload = _parse_json(await _body(request))
-            if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
+            payload = native_payload(await _body(request))
+            records = payload.get("records") if isinstance(payload, dict) else None
+            if not isinstance(records, (RawRecords, list)):
                 raise ServingError(
                     'The body must be {"records": [{...}, ...]}.',
                     status=400,
@@ -265,7 +260,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
             unit_key = payload.get("unit_key")
             answer = await runtime.predict(
                 use_case,
-                payload["records"],
+                records,
                 unit_key=None if unit_key is None else str(unit_key),
                 pinned=request.headers.get(ROUTE_HEADER),
             )
@@ -389,7 +384,7 @@ def create_app(ws: Workspace, *, reload_seconds: float = 2.0, max_wait_ms: float
         async def work() -> Response:
             await auth.require("predict")(request)
             _, served = _served(name, version)
-            payload = _parse_json(await _body(request))
+            payload = parse_body(await _body(request))
             if not isinstance(payload, dict):
                 raise ServingError("The inference request must be a JSON object.", status=400)
             records, request_id, _params = _oip.parse_infer_request(payload, served.model.signature)

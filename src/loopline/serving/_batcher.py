@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence, Sized
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, NamedTuple
@@ -109,9 +109,10 @@ class MicroBatcher:
         if close is not None:  # a predict that holds resources (a model process)
             await asyncio.to_thread(close)
 
-    async def submit(self, rows: Rows | list[Any], context: Any = None) -> Any:
-        """Predict ``rows`` (a frame, columns of equal length, or a list of records when the
-        batcher does not build frames), batched with other callers.
+    async def submit(self, rows: Rows | Sized, context: Any = None) -> Any:
+        """Predict ``rows`` (a frame, columns of equal length, or, when the batcher does not
+        build frames, records in any form ``predict`` reads that has their count as its
+        ``len``), batched with other callers.
 
         Returns what ``predict`` returned for this job.
         """

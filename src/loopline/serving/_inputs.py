@@ -37,6 +37,7 @@ in one round trip.
 from __future__ import annotations
 
 import math
+from collections.abc import Sized
 from operator import itemgetter
 from typing import Any
 
@@ -123,7 +124,7 @@ def validate_columns(
     return arrays, _out_of_range(columns, rows)
 
 
-def check_row_count(records: list[Any], *, max_rows: int) -> None:
+def check_row_count(records: Sized, *, max_rows: int) -> None:
     """The row-count rules of :func:`validate_records`: 400 without rows, 413 above ``max_rows``.
 
     Raises:

@@ -38,6 +38,7 @@ from loopline.serving._deployments import current_deployment
 from loopline.serving._inputs import check_row_count
 from loopline.serving._log import PredictionLog
 from loopline.serving._model_process import ModelProcess, ModelProcessError
+from loopline.serving._raw_records import RawRecords
 from loopline.serving._recent import RecentPredictions
 from loopline.serving._router import choose_arm
 from loopline.serving._scoring import Scorer
@@ -321,7 +322,7 @@ class Runtime:
     async def predict(
         self,
         name: str,
-        records: list[dict[str, Any]],
+        records: list[dict[str, Any]] | RawRecords,
         *,
         unit_key: str | None = None,
         pinned: str | None = None,
@@ -424,7 +425,7 @@ class Runtime:
         use_case: _UseCase,
         arm: dict[str, Any],
         job: _Request,
-        records: list[dict[str, Any]],
+        records: list[dict[str, Any]] | RawRecords,
         request_id: str,
         unit_key: str | None,
     ) -> None:
