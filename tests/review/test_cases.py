@@ -147,7 +147,7 @@ def test_feedback_is_idempotent_and_refuses_conflicts(store: Store) -> None:
 
 
 def test_cases_opened_together_equal_cases_opened_one_by_one(store: Store) -> None:
-    from loopline.review import open_cases
+    from loopline.review import case_history, open_cases
     from loopline.store import Case, CaseEvent
 
     specs = [
@@ -175,8 +175,7 @@ def test_cases_opened_together_equal_cases_opened_one_by_one(store: Store) -> No
         open_cases(session, specs[5:])
     with store.transaction() as session:
         cases = {case.prediction_id: case for case in session.scalars(select(Case))}
-        events = session.scalars(select(CaseEvent).order_by(CaseEvent.id)).all()
-        by_case = {event.case_id: event for event in events}
+        assert session.scalars(select(CaseEvent)).all() == []  # the opening is the row itself
         compared = [
             "inputs",
             "recommendation",
@@ -195,16 +194,56 @@ def test_cases_opened_together_equal_cases_opened_one_by_one(store: Store) -> No
                 getattr(single, name) for name in compared
             ]
             assert bulk.due_at - bulk.created_at == single.due_at - single.created_at
-            one, many = by_case[single.id], by_case[bulk.id]
+            (one,), (many,) = case_history(session, single), case_history(session, bulk)
             assert (many.actor, many.action, many.detail, many.at) == (
                 one.actor,
                 one.action,
-                one.detail,
+                {"reasons": bulk.reasons, "audit_sample": index == 3},
                 bulk.created_at,
             )
-        # the events of the cases opened together follow the cases' order
-        bulk_ids = [cases[f"bulk-{index}"].id for index in range(5)]
-        assert [event.case_id for event in events if event.case_id in bulk_ids] == bulk_ids
+            assert one.detail == many.detail
+
+
+def test_a_case_history_starts_with_its_opening(store: Store) -> None:
+    from loopline.review import case_history, open_case
+    from loopline.store import CaseEvent
+
+    with store.transaction() as session:
+        case = open_case(
+            session,
+            use_case="u",
+            prediction_id="p-1",
+            request_id="r",
+            model_version="u@1",
+            inputs={"a": 1},
+            recommendation={"prediction": 1},
+            reasons=["low_confidence"],
+            out_of_range=[],
+            priority=2.0,
+            sla_hours=4,
+        )
+        case_id = case.uid
+    with store.transaction() as session:
+        claim_case(session, case_id, actor="ann")
+    with store.transaction() as session:
+        case = get_case(session, case_id)
+        # an older loopline stored the opening as an event: it is read once, not twice
+        session.add(
+            CaseEvent(
+                case_id=case.id,
+                actor="system",
+                action="open",
+                detail={"reasons": ["low_confidence"], "audit_sample": False},
+                at=case.created_at,
+            )
+        )
+    with store.transaction() as session:
+        case = get_case(session, case_id)
+        history = case_history(session, case)
+        assert [(e.action, e.actor) for e in history] == [("open", "system"), ("claim", "ann")]
+        assert history[0].at == case.created_at
+        assert history[0].detail == {"reasons": ["low_confidence"], "audit_sample": False}
+        assert history[1].at >= history[0].at
 
 
 def test_cases_as_columns_need_every_required_column(store: Store) -> None:

@@ -1,4 +1,4 @@
-"""The case writer: cases and their open events committed on a kept connection, on both stores."""
+"""The case writer: cases committed on a kept connection, on both stores."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from loopline.review import case_columns
+from loopline.review import case_columns, case_history
 from loopline.serving._case_queue import CaseQueue, CaseWriter
 from loopline.store import Case, CaseEvent, Store
 
@@ -32,7 +32,7 @@ def _case(index: int) -> dict[str, Any]:
     }
 
 
-def test_concurrent_requests_cases_are_committed_with_their_events(store: Store) -> None:
+def test_concurrent_requests_cases_are_committed_with_their_openings(store: Store) -> None:
     requests = [[_case(2 * i), _case(2 * i + 1)] for i in range(12)]
     writer = CaseWriter(store)
 
@@ -46,19 +46,19 @@ def test_concurrent_requests_cases_are_committed_with_their_events(store: Store)
     assert queue.commits < len(requests)  # requests shared transactions
     with store.transaction() as session:
         stored = {case.uid: case for case in session.scalars(select(Case))}
-        events = session.scalars(select(CaseEvent)).all()
+        histories = {uid: case_history(session, case) for uid, case in stored.items()}
+        assert session.scalars(select(CaseEvent)).all() == []
     expected = [case for cases in requests for case in cases]
     assert sorted(stored) == sorted(case["uid"] for case in expected)
     for case in expected:
         row = stored[case["uid"]]
         assert (row.inputs, row.status, row.tier, row.priority) == (case["inputs"], "open", 0, 3.5)
         assert row.double_review == case["double_review"]
-    opened = {event.case_id: event for event in events if event.action == "open"}
-    assert sorted(opened) == sorted(row.id for row in stored.values())
-    assert all(
-        event.detail == {"reasons": ["low_confidence"], "audit_sample": False}
-        for event in opened.values()
-    )
+    for uid, history in histories.items():
+        assert [(e.action, e.detail) for e in history] == [
+            ("open", {"reasons": ["low_confidence"], "audit_sample": False})
+        ]
+        assert history[0].at == stored[uid].created_at
 
 
 def test_a_failed_write_is_retried_on_a_fresh_connection(store: Store) -> None:

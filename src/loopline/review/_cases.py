@@ -20,8 +20,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case as sql_case
-from sqlalchemy import func, insert, literal, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from loopline._ids import dashed, uuid7, uuid7_hex
@@ -40,6 +39,7 @@ __all__ = [
     "LEASE",
     "case_columns",
     "case_dict",
+    "case_history",
     "claim_case",
     "decide_case",
     "escalate_overdue",
@@ -95,15 +95,6 @@ def open_case(
     )
     session.add(case)
     session.flush()
-    session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor="system",
-            action="open",
-            detail={"reasons": reasons, "audit_sample": audit_sample},
-            at=now,
-        )
-    )
     return case
 
 
@@ -141,9 +132,8 @@ def open_cases(session: Session, cases: Sequence[dict[str, Any]]) -> None:
 
 
 def open_case_columns(session: Session, columns: Mapping[str, Sequence[Any]]) -> None:
-    """Open many cases given as columns, with two statements (the serving path opens a
-    request's cases together): the cases, inserted column by column, and their ``open``
-    events, made by the database from the inserted rows.
+    """Open many cases given as columns, with one statement (the serving path opens a
+    request's cases together), inserted column by column.
 
     ``columns`` maps :func:`open_case`'s argument names (the required ones, any of
     ``priority``, ``audit_sample``, ``sampling_probability``, ``double_review``, and ``uid``)
@@ -175,29 +165,7 @@ def open_case_columns(session: Session, columns: Mapping[str, Sequence[Any]]) ->
         "due_at": [due[hours] for hours in sla],
         "created_at": [now] * count,
     }
-    case_ids = insert_columns(session, Case, values, ids=True)
-    session.execute(_open_events(session.get_bind().dialect.name, case_ids))
-
-
-def _open_events(dialect: str, case_ids: list[int]) -> Any:
-    """``INSERT ... SELECT``: each new case's ``open`` event, in case order."""
-    if dialect == "postgresql":
-        detail: Any = func.jsonb_build_object(
-            "reasons", Case.reasons, "audit_sample", Case.audit_sample
-        )
-        chosen = Case.id.in_(case_ids)
-    else:  # SQLite: the ids of one insert are contiguous (see insert_columns)
-        flag = sql_case((Case.audit_sample, "true"), else_="false")
-        detail = func.json_object(
-            "reasons", func.json(Case.reasons), "audit_sample", func.json(flag)
-        )
-        chosen = Case.id.between(case_ids[0], case_ids[-1])
-    rows = (
-        select(Case.id, literal("system"), literal("open"), detail, Case.created_at)
-        .where(chosen)
-        .order_by(Case.id)
-    )
-    return insert(CaseEvent).from_select(["case_id", "actor", "action", "detail", "at"], rows)
+    insert_columns(session, Case, values)
 
 
 def get_case(session: Session, uid: str, *, lock: bool = False) -> Case:
@@ -416,6 +384,27 @@ def escalate_overdue(session: Session, *, now: datetime | None = None) -> list[C
             after={"tier": case.tier},
         )
     return list(overdue)
+
+
+def case_history(session: Session, case: Case) -> list[CaseEvent]:
+    """What happened to ``case``, oldest first: its opening, then every stored event.
+
+    The opening is not stored as an event: the case row holds all it says (when, the reasons,
+    whether it is an audit sample; none of them ever changes), and serving opens hundreds of
+    cases per request, for which an event row each was a quarter of the commit. It is made
+    here from the row; an ``open`` event stored by an older loopline is the same and skipped.
+    """
+    stored = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    ).all()
+    opening = CaseEvent(
+        case_id=case.id,
+        actor="system",
+        action="open",
+        detail={"reasons": case.reasons, "audit_sample": case.audit_sample},
+        at=case.created_at,
+    )
+    return [opening, *(event for event in stored if event.action != "open")]
 
 
 def case_dict(case: Case, events: Sequence[CaseEvent] = ()) -> dict[str, Any]:

@@ -16,12 +16,12 @@ import orjson
 import polars as pl
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
-from sqlalchemy import select
 
 from loopline._workspace import Workspace
 from loopline.errors import LooplineError, ReviewError
 from loopline.review import (
     case_dict,
+    case_history,
     claim_case,
     decide_case,
     get_case,
@@ -31,7 +31,6 @@ from loopline.review import (
 from loopline.review._report import review_report
 from loopline.review._webhooks import notify_decision
 from loopline.serving._log import read_predictions
-from loopline.store import CaseEvent
 
 __all__ = ["add_review_routes"]
 
@@ -108,9 +107,7 @@ def add_review_routes(
         def work() -> Any:
             with ws.store.transaction() as session:
                 found = get_case(session, case_id)
-                events = session.scalars(
-                    select(CaseEvent).where(CaseEvent.case_id == found.id).order_by(CaseEvent.id)
-                ).all()
+                events = case_history(session, found)
                 return case_dict(found, events)
 
         return await run(work)

@@ -14,14 +14,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
-
 from loopline._workspace import Workspace
 from loopline.errors import LooplineError
 from loopline.registry import get_version, load_model
-from loopline.review import case_dict, get_case
+from loopline.review import case_dict, case_history, get_case
 from loopline.serving._runtime import Runtime
-from loopline.store import CaseEvent, list_audit, utcnow
+from loopline.store import list_audit, utcnow
 from loopline.training import InputField, TrainedModel
 from loopline.ui._explain import Driver, ModelFacts, drivers, model_facts, outside_expected
 
@@ -190,9 +188,7 @@ class CaseViews:
         """
         with self.ws.store.transaction() as session:
             case = get_case(session, case_id)
-            events = session.scalars(
-                select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
-            ).all()
+            events = case_history(session, case)
             info = case_dict(case, events)
             audit = [
                 {"at": e.at, "actor": e.actor, "action": e.action, "after": e.after or {}}
