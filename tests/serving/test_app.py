@@ -254,9 +254,11 @@ def test_every_answer_is_logged(served: Server, rows: list[dict[str, Any]]) -> N
 def test_a_server_scoring_in_a_thread_shortens_the_gil_switch_interval(
     served: Server, model_process: bool, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import gc
     import sys
 
     from loopline.serving._factory import SWITCH_INTERVAL, make_app
+    from loopline.serving._model_process import GC_THRESHOLDS
 
     project = tmp_path / "project"
     copy_project(served.ws.settings.project_dir, project)
@@ -268,11 +270,15 @@ def test_a_server_scoring_in_a_thread_shortens_the_gil_switch_interval(
     monkeypatch.setenv("LOOPLINE_AUTH", "off")
     before = sys.getswitchinterval()
     assert before > SWITCH_INTERVAL  # Python's default of 5 ms
+    thresholds = gc.get_threshold()
+    assert thresholds != GC_THRESHOLDS
     try:
         app = make_app()
         assert app.title == "loopline"
         # the model thread must get the GIL back after each tree; a model process needs not
         expected = before if model_process else SWITCH_INTERVAL
         assert sys.getswitchinterval() == pytest.approx(expected)
+        assert gc.get_threshold() == GC_THRESHOLDS  # a serving process, either way
     finally:
         sys.setswitchinterval(before)
+        gc.set_threshold(*thresholds)

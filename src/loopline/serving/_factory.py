@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 
 from fastapi import FastAPI
 
 from loopline._workspace import open_workspace
 from loopline.serving._app import create_app
+from loopline.serving._model_process import GC_THRESHOLDS
 
 __all__ = ["SWITCH_INTERVAL", "make_app"]
 
@@ -24,8 +26,10 @@ SWITCH_INTERVAL = 0.0002
 
 def make_app() -> FastAPI:
     """An app for the project in ``LOOPLINE_PROJECT`` (set by ``loopline serve``), in a
-    process tuned for serving (the GIL's switch interval, see :data:`SWITCH_INTERVAL`)."""
+    process tuned for serving: the garbage collector's thresholds (``GC_THRESHOLDS`` in
+    ``serving/_model_process.py``) and the GIL's switch interval (:data:`SWITCH_INTERVAL`)."""
     ws = open_workspace()
+    gc.set_threshold(*GC_THRESHOLDS)
     if not ws.project.spec.serving.model_process:
         sys.setswitchinterval(SWITCH_INTERVAL)
     return create_app(ws)
