@@ -102,3 +102,39 @@ def test_sqlite_checkpoints_run_beside_the_writer(tmp_path: Any) -> None:
     with reopened.transaction() as session:
         assert len(session.scalars(select(Case)).all()) == 399
     reopened.dispose()
+
+
+def test_a_log_over_its_bound_is_emptied_by_the_checkpoint(tmp_path: Any) -> None:
+    import os
+
+    from loopline.store import open_store
+
+    path = tmp_path / "store.db"
+    wal = tmp_path / "store.db-wal"
+    store = open_store(f"sqlite:///{path}")
+    writer = CaseWriter(store)
+    assert writer.checkpointer is not None
+    checkpointer = writer.checkpointer
+    checkpointer.interval = 3600.0  # checkpoints only when this test runs one
+    checkpointer.max_log_bytes = 256 * 1024
+    connection = store.engine.raw_connection()
+    try:
+        writer(case_columns([_case(0)]))
+        checkpointer.checkpoint(connection)  # a small log: copied, left as it is
+        assert (checkpointer.runs, checkpointer.truncations) == (1, 0)
+        assert 0 < os.path.getsize(wal) <= checkpointer.max_log_bytes
+        for index in range(1, 150):
+            writer(case_columns([_case(2 * index), _case(2 * index + 1)]))
+        assert os.path.getsize(wal) > checkpointer.max_log_bytes
+        checkpointer.checkpoint(connection)
+        assert (checkpointer.runs, checkpointer.truncations) == (2, 1)
+        assert os.path.getsize(wal) == 0
+        writer(case_columns([_case(1000)]))  # the writer goes on in the emptied log
+    finally:
+        connection.close()
+        writer.close()
+        store.dispose()
+    reopened = open_store(f"sqlite:///{path}")
+    with reopened.transaction() as session:
+        assert len(session.scalars(select(Case)).all()) == 300
+    reopened.dispose()

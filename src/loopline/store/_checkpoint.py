@@ -9,6 +9,14 @@ longer than the others (measured on the serving path: ~40 ms instead of ~2 ms fo
 (it never blocks readers or writers) at most every ``interval`` seconds while there are new
 commits. SQLite releases Python's GIL while it checkpoints, so the copy runs beside the
 server's work rather than in it.
+
+A passive checkpoint never waits, so under a writer that never pauses it may never copy the
+last frames, and the log is then never started over: in a 60-second run of 500-row requests
+the log file reached 871 MB beside a 1.7 GB database. When the log holds more than
+``max_log_bytes`` the checkpointer therefore runs a truncating checkpoint, which waits for the
+transaction under way, holds new writers back while it copies what is left (a few pages after
+the passive one) and empties the file: the writer pauses for that copy, and its next commit
+carries the cases that queued meanwhile.
 """
 
 from __future__ import annotations
@@ -36,13 +44,18 @@ class WalCheckpointer:
     Args:
         engine: The store's engine (SQLite).
         interval: Seconds between checkpoints at most.
+        max_log_bytes: Above this size of the write-ahead log, a checkpoint also empties it.
     """
 
-    def __init__(self, engine: Engine, *, interval: float = 0.5) -> None:
+    def __init__(
+        self, engine: Engine, *, interval: float = 0.5, max_log_bytes: int = 64 * 2**20
+    ) -> None:
         self.engine = engine
         self.interval = interval
-        #: Checkpoints run (for tests).
+        self.max_log_bytes = max_log_bytes
+        #: Checkpoints run, and those of them that emptied the log (for tests).
         self.runs = 0
+        self.truncations = 0
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -65,6 +78,20 @@ class WalCheckpointer:
             self._thread = None
         self._stopping.clear()
 
+    def checkpoint(self, connection: Any) -> None:
+        """One checkpoint on ``connection`` (a DB-API connection to the store): passive, then
+        truncating if the log is still over ``max_log_bytes``."""
+        cursor = connection.cursor()
+        try:
+            _, frames, _ = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self.runs += 1
+            page = cursor.execute("PRAGMA page_size").fetchone()[0]
+            if frames * page > self.max_log_bytes:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                self.truncations += 1
+        finally:
+            cursor.close()
+
     def _run(self) -> None:
         connection = self.engine.raw_connection()
         try:
@@ -74,8 +101,7 @@ class WalCheckpointer:
                     self._stopping.wait(self.interval)  # gather commits, then copy once
                 self._dirty.clear()
                 try:
-                    connection.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-                    self.runs += 1
+                    self.checkpoint(connection)
                 except Exception:  # the next checkpoint (or a commit elsewhere) catches up
                     _LOG.warning("a WAL checkpoint failed", exc_info=True)
                 if self._stopping.is_set():
