@@ -138,3 +138,44 @@ def test_a_log_over_its_bound_is_emptied_by_the_checkpoint(tmp_path: Any) -> Non
     with reopened.transaction() as session:
         assert len(session.scalars(select(Case)).all()) == 300
     reopened.dispose()
+
+
+def test_a_reader_on_an_older_snapshot_defers_the_emptying_without_stopping_writers(
+    tmp_path: Any,
+) -> None:
+    import os
+    import sqlite3
+
+    from loopline.store import open_store
+
+    path = tmp_path / "store.db"
+    wal = tmp_path / "store.db-wal"
+    store = open_store(f"sqlite:///{path}")
+    writer = CaseWriter(store)
+    assert writer.checkpointer is not None
+    checkpointer = writer.checkpointer
+    checkpointer.interval = 3600.0
+    checkpointer.max_log_bytes = 64 * 1024
+    checkpointer.retry_seconds = 0.0
+    connection = store.engine.raw_connection()
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        writer(case_columns([_case(0)]))
+        reader.execute("BEGIN")
+        assert reader.execute("SELECT count(*) FROM cases").fetchone()[0] == 1  # a snapshot
+        for index in range(1, 60):
+            writer(case_columns([_case(2 * index), _case(2 * index + 1)]))
+        assert os.path.getsize(wal) > checkpointer.max_log_bytes
+        checkpointer.checkpoint(connection)  # the reader's snapshot keeps the log
+        assert (checkpointer.truncations, checkpointer.deferred) == (0, 1)
+        writer(case_columns([_case(500)]))  # writers were not held back
+        assert reader.execute("SELECT count(*) FROM cases").fetchone()[0] == 1
+        reader.execute("COMMIT")
+        checkpointer.checkpoint(connection)  # the reader is gone: the log is emptied
+        assert (checkpointer.truncations, checkpointer.deferred) == (1, 1)
+        assert os.path.getsize(wal) == 0
+    finally:
+        reader.close()
+        connection.close()
+        writer.close()
+        store.dispose()

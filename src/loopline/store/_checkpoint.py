@@ -16,7 +16,10 @@ the log file reached 871 MB beside a 1.7 GB database. When the log holds more th
 ``max_log_bytes`` the checkpointer therefore runs a truncating checkpoint, which waits for the
 transaction under way, holds new writers back while it copies what is left (a few pages after
 the passive one) and empties the file: the writer pauses for that copy, and its next commit
-carries the cases that queued meanwhile.
+carries the cases that queued meanwhile. A truncating checkpoint also waits for every reader
+still on an older snapshot, holding writers back meanwhile, so it waits at most
+``TRUNCATE_WAIT_MS``; if a long reader keeps it from finishing, it gives up (writers go on) and
+is tried again ``retry_seconds`` later, not at every checkpoint.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
+import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -31,6 +35,9 @@ from sqlalchemy import Engine
 __all__ = ["WalCheckpointer", "without_autocheckpoint"]
 
 _LOG = logging.getLogger("loopline.store")
+
+#: How long a truncating checkpoint may hold writers back waiting for older readers.
+TRUNCATE_WAIT_MS = 50
 
 
 def without_autocheckpoint(dbapi_connection: Any) -> None:
@@ -45,17 +52,28 @@ class WalCheckpointer:
         engine: The store's engine (SQLite).
         interval: Seconds between checkpoints at most.
         max_log_bytes: Above this size of the write-ahead log, a checkpoint also empties it.
+        retry_seconds: After a reader kept the log from being emptied, how long to wait
+            before trying again.
     """
 
     def __init__(
-        self, engine: Engine, *, interval: float = 0.5, max_log_bytes: int = 64 * 2**20
+        self,
+        engine: Engine,
+        *,
+        interval: float = 0.5,
+        max_log_bytes: int = 64 * 2**20,
+        retry_seconds: float = 5.0,
     ) -> None:
         self.engine = engine
         self.interval = interval
         self.max_log_bytes = max_log_bytes
-        #: Checkpoints run, and those of them that emptied the log (for tests).
+        self.retry_seconds = retry_seconds
+        #: Checkpoints run, those of them that emptied the log, and those a reader kept from
+        #: emptying it (for tests).
         self.runs = 0
         self.truncations = 0
+        self.deferred = 0
+        self._retry_at = 0.0
         self._dirty = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -86,9 +104,18 @@ class WalCheckpointer:
             _, frames, _ = cursor.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
             self.runs += 1
             page = cursor.execute("PRAGMA page_size").fetchone()[0]
-            if frames * page > self.max_log_bytes:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                self.truncations += 1
+            if frames * page > self.max_log_bytes and time.monotonic() >= self._retry_at:
+                waited = cursor.execute("PRAGMA busy_timeout").fetchone()[0]
+                cursor.execute(f"PRAGMA busy_timeout={TRUNCATE_WAIT_MS}")
+                try:
+                    busy = cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={int(waited)}")
+                if busy:  # a reader on an older snapshot: writers go on, we try again later
+                    self.deferred += 1
+                    self._retry_at = time.monotonic() + self.retry_seconds
+                else:
+                    self.truncations += 1
         finally:
             cursor.close()
 
