@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from loopline.review import case_columns, case_history
@@ -104,61 +107,61 @@ def test_sqlite_checkpoints_run_beside_the_writer(tmp_path: Any) -> None:
     reopened.dispose()
 
 
-def test_a_log_over_its_bound_is_emptied_by_the_checkpoint(tmp_path: Any) -> None:
-    import os
-
+@pytest.fixture
+def sqlite_writer(tmp_path: Any) -> Iterator[tuple[CaseWriter, Any, Path]]:
+    """A case writer on a fresh SQLite store whose checkpointer runs only when a test asks
+    (on the connection handed out with it), and the store's write-ahead log file."""
     from loopline.store import open_store
 
-    path = tmp_path / "store.db"
-    wal = tmp_path / "store.db-wal"
-    store = open_store(f"sqlite:///{path}")
+    store = open_store(f"sqlite:///{tmp_path / 'store.db'}")
     writer = CaseWriter(store)
     assert writer.checkpointer is not None
-    checkpointer = writer.checkpointer
-    checkpointer.interval = 3600.0  # checkpoints only when this test runs one
-    checkpointer.max_log_bytes = 256 * 1024
+    writer.checkpointer.interval = 3600.0
     connection = store.engine.raw_connection()
     try:
-        writer(case_columns([_case(0)]))
-        checkpointer.checkpoint(connection)  # a small log: copied, left as it is
-        assert (checkpointer.runs, checkpointer.truncations) == (1, 0)
-        assert 0 < os.path.getsize(wal) <= checkpointer.max_log_bytes
-        for index in range(1, 150):
-            writer(case_columns([_case(2 * index), _case(2 * index + 1)]))
-        assert os.path.getsize(wal) > checkpointer.max_log_bytes
-        checkpointer.checkpoint(connection)
-        assert (checkpointer.runs, checkpointer.truncations) == (2, 1)
-        assert os.path.getsize(wal) == 0
-        writer(case_columns([_case(1000)]))  # the writer goes on in the emptied log
+        yield writer, connection, tmp_path / "store.db-wal"
     finally:
         connection.close()
         writer.close()
         store.dispose()
-    reopened = open_store(f"sqlite:///{path}")
-    with reopened.transaction() as session:
+
+
+def test_a_log_over_its_bound_is_emptied_by_the_checkpoint(
+    sqlite_writer: tuple[CaseWriter, Any, Path],
+) -> None:
+    import os
+
+    writer, connection, wal = sqlite_writer
+    checkpointer = writer.checkpointer
+    assert checkpointer is not None
+    checkpointer.max_log_bytes = 256 * 1024
+    writer(case_columns([_case(0)]))
+    checkpointer.checkpoint(connection)  # a small log: copied, left as it is
+    assert (checkpointer.runs, checkpointer.truncations) == (1, 0)
+    assert 0 < os.path.getsize(wal) <= checkpointer.max_log_bytes
+    for index in range(1, 150):
+        writer(case_columns([_case(2 * index), _case(2 * index + 1)]))
+    assert os.path.getsize(wal) > checkpointer.max_log_bytes
+    checkpointer.checkpoint(connection)
+    assert (checkpointer.runs, checkpointer.truncations) == (2, 1)
+    assert os.path.getsize(wal) == 0
+    writer(case_columns([_case(1000)]))  # the writer goes on in the emptied log
+    with writer.store.transaction() as session:
         assert len(session.scalars(select(Case)).all()) == 300
-    reopened.dispose()
 
 
 def test_a_reader_on_an_older_snapshot_defers_the_emptying_without_stopping_writers(
-    tmp_path: Any,
+    sqlite_writer: tuple[CaseWriter, Any, Path],
 ) -> None:
     import os
     import sqlite3
 
-    from loopline.store import open_store
-
-    path = tmp_path / "store.db"
-    wal = tmp_path / "store.db-wal"
-    store = open_store(f"sqlite:///{path}")
-    writer = CaseWriter(store)
-    assert writer.checkpointer is not None
+    writer, connection, wal = sqlite_writer
     checkpointer = writer.checkpointer
-    checkpointer.interval = 3600.0
+    assert checkpointer is not None
     checkpointer.max_log_bytes = 64 * 1024
     checkpointer.retry_seconds = 0.0
-    connection = store.engine.raw_connection()
-    reader = sqlite3.connect(path, isolation_level=None)
+    reader = sqlite3.connect(wal.with_name("store.db"), isolation_level=None)
     try:
         writer(case_columns([_case(0)]))
         reader.execute("BEGIN")
@@ -176,6 +179,3 @@ def test_a_reader_on_an_older_snapshot_defers_the_emptying_without_stopping_writ
         assert os.path.getsize(wal) == 0
     finally:
         reader.close()
-        connection.close()
-        writer.close()
-        store.dispose()

@@ -34,7 +34,7 @@ COSTS = Costs(false_positive=50, false_negative=500, review=8)
 SPEC = EscalationSpec(confidence_below=0.7, audit_sample_rate=0.5)
 
 
-def _jobs(parts: list[list[dict[str, Any]]], request: _Request) -> list[BatchJob]:
+def _jobs(parts: list[Any], request: _Request) -> list[BatchJob]:
     jobs, start = [], 0
     for part in parts:
         jobs.append(BatchJob(start, start + len(part), request))

@@ -25,6 +25,7 @@ from loopline.spec import EscalationSpec
 from loopline.training import TrainedModel
 from tests.serving.conftest import Server
 from tests.serving.test_batch_scoring import COSTS
+from tests.serving.test_model_process import _jobs
 
 BODIES = [
     b'{"records": [{"a": 1, "b": "x"}, {"a": 2.5, "b": null}], "unit_key": "customer-7"}',
@@ -83,10 +84,7 @@ def test_one_unparsable_request_in_a_batch_fails_alone(
     bad = RawRecords(b'[{"LIMIT_BAL": 1e400}]', 1)
     parts: list[Any] = [good, bad, records[2:3]]
     policy = EscalationPolicy(EscalationSpec(confidence_below=0.8), COSTS, seed=2)
-    jobs, start = [], 0
-    for part in parts:
-        jobs.append(BatchJob(start, start + len(part), _Request(model.signature, policy)))
-        start += len(part)
+    jobs = _jobs(parts, _Request(model.signature, policy))
     results = _score_batch(Scorer(model), parts, jobs)
     assert isinstance(results[1], ServingError)
     assert results[1].status == 400
