@@ -11,7 +11,7 @@ commit. Each caller still awaits the commit that carries its cases.
 If a group's transaction fails, its requests' cases are written again one request at a time, so
 only the request whose cases cannot be written gets the error.
 
-:class:`CaseWriter` does the writing with ``open_case_columns`` (cases, their ``open`` events) on
+:class:`CaseWriter` does the writing with ``open_case_columns`` (one multi-row insert) on
 one connection kept open in one thread: the store opens a new SQLite connection per transaction, and
 opening (pragmas) and closing it (the last connection checkpoints the WAL) cost several times the
 insert itself. On SQLite its WAL checkpoints run in a thread of their own (``WalCheckpointer``),
