@@ -176,6 +176,37 @@ def test_assignment_is_sticky_and_matches_weights() -> None:
     assert unit_position("exp-1", "user-1") != unit_position("exp-2", "user-1")
 
 
+def test_assignment_is_the_same_in_a_restarted_process() -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from loopline.serving import choose_arm
+
+    arms = [
+        {"model": "a", "role": "champion", "weight": 0.7},
+        {"model": "b", "role": "challenger", "weight": 0.3},
+    ]
+    script = (
+        "import json, sys\n"
+        "from loopline.serving import choose_arm\n"
+        "arms = json.loads(sys.argv[1])\n"
+        "print(json.dumps([choose_arm(arms, salt='exp-1', unit_key=f'user-{i}')['model']"
+        " for i in range(2000)]))\n"
+    )
+    here = [choose_arm(arms, salt="exp-1", unit_key=f"user-{i}")["model"] for i in range(2000)]
+    for seed in ("1", "2"):  # string hashing differs between these processes and this one
+        done = subprocess.run(
+            [sys.executable, "-c", script, json.dumps(arms)],
+            env={**os.environ, "PYTHONHASHSEED": seed},
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        assert json.loads(done.stdout) == here
+
+
 def test_requests_without_a_unit_key_split_as_the_weights_say(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
